@@ -1,0 +1,17 @@
+"""What the services need from the outside world, built once by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from case_core.crypto import FieldCipher
+from case_core.storage import Storage
+from case_core.uploads import UploadLimits
+
+
+@dataclass(frozen=True)
+class CoreContext:
+    cipher: FieldCipher
+    storage: Storage
+    limits: UploadLimits = UploadLimits()
+    yellow_days: int = 2

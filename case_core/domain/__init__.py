@@ -1,0 +1,1 @@
+"""Pure domain rules (standard library and small pure libraries only): states, transitions, clock, serials."""

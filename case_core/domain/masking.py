@@ -1,0 +1,36 @@
+"""Masking of personal data in responses and logs."""
+
+from __future__ import annotations
+
+
+def mask_id_number(value: str) -> str:
+    if len(value) <= 8:
+        return "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def mask_phone(value: str) -> str:
+    if len(value) < 7:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_text(value: str, keep: int = 6) -> str:
+    """Addresses and the like: keep the first characters (the district), hide the rest."""
+    if len(value) <= keep:
+        return value[:1] + "*" * (len(value) - 1)
+    return value[:keep] + "****"
+
+
+def mask_account(value: str) -> str:
+    return "*" * max(len(value) - 4, 0) + value[-4:]
+
+
+def mask_by_kind(kind: str, value: str) -> str:
+    if kind == "id_number":
+        return mask_id_number(value)
+    if kind == "phone":
+        return mask_phone(value)
+    if kind == "account":
+        return mask_account(value)
+    return mask_text(value)

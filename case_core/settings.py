@@ -1,0 +1,65 @@
+"""Configuration from ``WEIJIAN_*`` environment variables (and a ``.env`` file)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WEIJIAN_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None  # default: SQLite file under data_dir
+    redis_url: str | None = None  # unset: in-process fallbacks
+    secret_key: str | None = None  # default: generated once by `weijian demo` into data_dir/secret.key
+
+    wechat_appid: str = ""
+    wechat_secret: str = ""
+    wechat_api_base_url: str = "https://api.weixin.qq.com/"
+
+    token_ttl_minutes: int = 120
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+
+    upload_max_bytes: int = 20 * 1024 * 1024
+    upload_max_pixels: int = 60_000_000
+    upload_max_pdf_pages: int = 200
+
+    light_yellow_days: int = 2  # yellow when fewer working days than this are left
+    demo_password: str | None = None
+    seed_dir: Path = REPO_DATA
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'weijian.db').resolve()}"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.data_dir / "secret.key"
+
+    @cached_property
+    def resolved_secret(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        if self.secret_file.exists():
+            return self.secret_file.read_text().strip()
+        raise RuntimeError(
+            "No secret key: set WEIJIAN_SECRET_KEY or run `weijian demo` once to generate data_dir/secret.key"
+        )
+
+    def ensure_secret(self) -> str:
+        """Generate and keep a secret key on first use (the demo path); never overwrite an existing one."""
+        if self.secret_key or self.secret_file.exists():
+            return self.resolved_secret
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.secret_file.write_text(secrets.token_urlsafe(48))
+        self.secret_file.chmod(0o600)
+        return self.resolved_secret

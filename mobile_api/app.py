@@ -1,0 +1,73 @@
+"""The composition root of the API: settings → engine, context, token service, rate limiter, WeChat client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import APIRouter, FastAPI
+from redis import asyncio as aioredis
+
+from case_core.context import CoreContext
+from case_core.crypto import FieldCipher
+from case_core.db import make_engine, make_sessionmaker, sqlite_write_transactions
+from case_core.settings import Settings
+from case_core.storage import LocalStorage
+from case_core.uploads import UploadLimits
+from mobile_api import errors
+from mobile_api.deps import AppState
+from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from mobile_api.routers import auth, cases, items, licences, me, staff
+from mobile_api.security import TokenService
+from mobile_api.wechat import MiniProgram
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.resolved_database_url)
+    if engine.dialect.name == "sqlite":
+        sqlite_write_transactions(engine)
+    redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
+    state = AppState(
+        settings=settings,
+        ctx=CoreContext(
+            cipher=FieldCipher(settings.resolved_secret),
+            storage=LocalStorage(settings.data_dir / "files"),
+            limits=UploadLimits(settings.upload_max_bytes, settings.upload_max_pixels,
+                                settings.upload_max_pdf_pages),
+            yellow_days=settings.light_yellow_days,
+        ),
+        tokens=TokenService(settings.resolved_secret, timedelta(minutes=settings.token_ttl_minutes)),
+        read_sessions=make_sessionmaker(engine),
+        write_sessions=make_sessionmaker(engine.execution_options(sqlite_immediate=True)),
+        limiter=limiter,
+        wechat=MiniProgram(settings.wechat_appid, settings.wechat_secret, settings.wechat_api_base_url,
+                           settings.redis_url),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+
+    app = FastAPI(title="Weijian 卫健政务服务平台", version="0.1.0", lifespan=lifespan,
+                  description="T/CHIA 49-2024 卫生健康政务服务平台 — mobile API for applicants and staff.")
+    app.state.weijian = state
+    app.state.engine = engine
+    errors.install(app)
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (auth, me, items, cases, licences, staff):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    return app

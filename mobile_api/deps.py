@@ -1,0 +1,90 @@
+"""Dependencies: the request's session (one transaction, committed by us, rolled back on any error), the
+caller (applicant or staff, from the bearer token), the core context, the request's origin."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from case_core.context import CoreContext
+from case_core.domain.errors import Unauthenticated
+from case_core.principals import ApplicantPrincipal, RequestInfo, StaffPrincipal
+from case_core.settings import Settings
+from case_core.timeutil import utcnow
+from mobile_api.kv import RateLimiter
+from mobile_api.security import TokenService
+from mobile_api.wechat import MiniProgram
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    ctx: CoreContext
+    tokens: TokenService
+    read_sessions: async_sessionmaker[AsyncSession]
+    write_sessions: async_sessionmaker[AsyncSession]
+    limiter: RateLimiter
+    wechat: MiniProgram
+
+
+def app_state(request: Request) -> AppState:
+    return request.app.state.weijian  # type: ignore[no-any-return]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request. Writes on SQLite take the write lock up front (see case_core.db)."""
+    state = app_state(request)
+    maker = state.read_sessions if request.method in SAFE_METHODS else state.write_sessions
+    async with maker() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated()
+    return token
+
+
+def current_applicant(request: Request) -> ApplicantPrincipal:
+    return app_state(request).tokens.applicant(_bearer(request))
+
+
+def current_staff(request: Request) -> StaffPrincipal:
+    return app_state(request).tokens.staff(_bearer(request))
+
+
+def request_info(request: Request) -> RequestInfo:
+    return RequestInfo(ip=request.client.host if request.client else None,
+                       user_agent=request.headers.get("user-agent"))
+
+
+def core_context(request: Request) -> CoreContext:
+    return app_state(request).ctx
+
+
+def now() -> datetime:
+    return utcnow()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+CurrentApplicant = Annotated[ApplicantPrincipal, Depends(current_applicant)]
+CurrentStaff = Annotated[StaffPrincipal, Depends(current_staff)]
+InfoDep = Annotated[RequestInfo, Depends(request_info)]
+CtxDep = Annotated[CoreContext, Depends(core_context)]
+StateDep = Annotated[AppState, Depends(app_state)]
+NowDep = Annotated[datetime, Depends(now)]

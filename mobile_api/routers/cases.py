@@ -1,0 +1,168 @@
+"""The applicant's cases: create, save the draft, materials, submit, withdraw, follow progress, evaluate."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from case_core import calendar, queries
+from case_core.domain.errors import NotFound
+from case_core.models import Material
+from case_core.services import cases as case_service
+from case_core.services import materials as material_service
+from case_core.timeutil import local_date
+from case_core.uploads import too_large
+from mobile_api.deps import CtxDep, CurrentApplicant, InfoDep, NowDep, SessionDep
+from mobile_api.responses import json_response
+
+router = APIRouter(tags=["cases"])
+
+
+class CaseCreate(BaseModel):
+    item_code: str = Field(min_length=1, max_length=32)
+
+
+class DraftPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    form: dict[str, Any] | None = None
+    delivery: dict[str, Any] | None = None
+
+
+class WithdrawIn(BaseModel):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class EvaluationIn(BaseModel):
+    level: int = Field(ge=1, le=5)
+    aspects: dict[str, int] | None = None
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class ReuseIn(BaseModel):
+    material_id: int
+
+
+async def _detail(session: Any, ctx: Any, case_id: int, applicant_id: int, now: Any) -> dict[str, Any]:
+    row = await queries.case_row(session, case_id)
+    if row is None or row.applicant_id != applicant_id:
+        raise NotFound("办件")
+    page = await queries.case_events(session, case_id)
+    cal = await calendar.get_calendar(session)
+    secret = ctx.cipher.decrypt_json(row.secret) if row.secret else {}
+    return queries.case_detail(row, page, cal, now, yellow_days=ctx.yellow_days, form=secret.get("form", {}),
+                               delivery=secret.get("delivery", {}), masked=False)
+
+
+@router.post("/cases", status_code=201)
+async def create_case(body: CaseCreate, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant,
+                      now: NowDep) -> Response:
+    case = await case_service.create(session, applicant=applicant, item_code=body.item_code, now=now)
+    return json_response(await _detail(session, ctx, case.id, applicant.id, now), status_code=201)
+
+
+@router.get("/cases")
+async def list_cases(session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant, now: NowDep,
+                     group: Literal["draft", "in_progress", "finished"] | None = None,
+                     limit: Annotated[int, Field(ge=1, le=100)] = 50, offset: Annotated[int, Field(ge=0)] = 0
+                     ) -> Response:
+    cal = await calendar.get_calendar(session)
+    rows = await queries.applicant_cases(session, applicant.id, group, cal, now, ctx.yellow_days, limit, offset)
+    return json_response({"items": rows})
+
+
+@router.get("/cases/{case_id}")
+async def get_case(case_id: int, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant,
+                   now: NowDep) -> Response:
+    return json_response(await _detail(session, ctx, case_id, applicant.id, now))
+
+
+@router.get("/cases/{case_id}/events")
+async def get_events(case_id: int, session: SessionDep, applicant: CurrentApplicant,
+                     before_id: int | None = None, limit: Annotated[int, Field(ge=1, le=200)] = 50) -> Response:
+    await case_service.get_for_applicant(session, case_id=case_id, applicant=applicant)
+    return json_response({"items": await queries.case_events(session, case_id, before_id=before_id, limit=limit)})
+
+
+@router.patch("/cases/{case_id}")
+async def save_draft(case_id: int, body: DraftPatch, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant,
+                     now: NowDep) -> Response:
+    await case_service.save_draft(session, ctx, case_id=case_id, applicant=applicant, form=body.form,
+                                  delivery=body.delivery, now=now)
+    return json_response(await _detail(session, ctx, case_id, applicant.id, now))
+
+
+@router.post("/cases/{case_id}/submit")
+async def submit(case_id: int, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant, now: NowDep,
+                 info: InfoDep) -> Response:
+    await case_service.submit(session, ctx, case_id=case_id, applicant=applicant, now=now, info=info)
+    return json_response(await _detail(session, ctx, case_id, applicant.id, now))
+
+
+@router.post("/cases/{case_id}/withdraw")
+async def withdraw(case_id: int, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant, now: NowDep,
+                   info: InfoDep, body: WithdrawIn | None = None) -> Response:
+    await case_service.withdraw(session, ctx, case_id=case_id, applicant=applicant, now=now,
+                                reason=body.reason if body else None, info=info)
+    return json_response(await _detail(session, ctx, case_id, applicant.id, now))
+
+
+@router.post("/cases/{case_id}/evaluation", status_code=201)
+async def evaluate(case_id: int, body: EvaluationIn, session: SessionDep, applicant: CurrentApplicant,
+                   now: NowDep) -> dict:
+    ev = await case_service.evaluate(session, case_id=case_id, applicant=applicant, level=body.level,
+                                     aspects=body.aspects, comment=body.comment, now=now)
+    return {"case_id": case_id, "level": ev.level, "level_label": case_service.LEVEL_LABELS[ev.level],
+            "aspects": ev.aspects, "comment": ev.comment, "created_at": ev.created_at.isoformat()}
+
+
+# ----------------------------------------------------------------------------------------------- materials
+
+@router.post("/cases/{case_id}/materials", status_code=201)
+async def upload_material(case_id: int, request: Request, session: SessionDep, ctx: CtxDep,
+                          applicant: CurrentApplicant, now: NowDep, material_type: Annotated[str, Form()],
+                          file: Annotated[UploadFile, File()], replaces: Annotated[int | None, Form()] = None
+                          ) -> dict:
+    data = await file.read(ctx.limits.max_bytes + 1)
+    if len(data) > ctx.limits.max_bytes:
+        raise too_large(ctx.limits)
+    material = await material_service.upload(
+        session, ctx, case_id=case_id, applicant=applicant, material_type=material_type, filename=file.filename,
+        data=data, now=now, replaces=replaces)
+    return material_service.material_out(material)
+
+
+@router.delete("/cases/{case_id}/materials/{material_id}", status_code=204)
+async def delete_material(case_id: int, material_id: int, session: SessionDep, applicant: CurrentApplicant,
+                          now: NowDep) -> Response:
+    await material_service.delete(session, case_id=case_id, applicant=applicant, material_id=material_id, now=now)
+    return Response(status_code=204)
+
+
+@router.post("/cases/{case_id}/materials/reuse", status_code=201)
+async def reuse_material(case_id: int, body: ReuseIn, session: SessionDep, applicant: CurrentApplicant,
+                         now: NowDep) -> dict:
+    material = await material_service.reuse(session, case_id=case_id, applicant=applicant,
+                                            material_id=body.material_id, now=now)
+    return material_service.material_out(material)
+
+
+@router.get("/materials/reusable")
+async def reusable_materials(session: SessionDep, applicant: CurrentApplicant, now: NowDep,
+                             material_type: str | None = None) -> dict:
+    rows = await material_service.reusable(session, applicant=applicant, today=local_date(now),
+                                           material_type=material_type)
+    return {"items": [material_service.material_out(m) for m in rows]}
+
+
+@router.get("/cases/{case_id}/materials/{material_id}/file")
+async def material_file(case_id: int, material_id: int, session: SessionDep, ctx: CtxDep,
+                        applicant: CurrentApplicant) -> Response:
+    await case_service.get_for_applicant(session, case_id=case_id, applicant=applicant)
+    material = await session.get(Material, material_id)
+    if material is None or material.case_id != case_id or material.state == "deleted":
+        raise NotFound("材料")
+    return Response(ctx.storage.get(material.storage_key), media_type=material.content_type,
+                    headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})

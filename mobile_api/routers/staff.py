@@ -1,0 +1,163 @@
+"""Staff: the task view (待办 / 已办 / 办结 with lights), case detail, actions one at a time or in a batch."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, model_validator
+
+from case_core import calendar, queries
+from case_core.domain.errors import Forbidden, NotFound
+from case_core.domain.states import Action, Role
+from case_core.domain.transitions import Defect, allowed_actions
+from case_core.models import Material
+from case_core.services import accounts
+from case_core.services import cases as case_service
+from mobile_api.deps import CtxDep, CurrentStaff, InfoDep, NowDep, SessionDep
+from mobile_api.responses import json_response
+
+router = APIRouter(prefix="/staff", tags=["staff"])
+
+
+class DefectIn(BaseModel):
+    material_type: str | None = Field(default=None, max_length=64)
+    field: str | None = Field(default=None, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ActionIn(BaseModel):
+    action: Action
+    opinion: str | None = Field(default=None, max_length=2000)
+    reason: str | None = Field(default=None, max_length=2000)
+    days: int | None = Field(default=None, ge=1, le=365)
+    defects: list[DefectIn] | None = Field(default=None, max_length=100)
+    expected_version: int | None = None
+
+    def request(self) -> case_service.ActionRequest:
+        return case_service.ActionRequest(
+            action=self.action, opinion=self.opinion, reason=self.reason, days=self.days,
+            defects=tuple(Defect(reason=d.reason, material_type=d.material_type, field=d.field)
+                          for d in self.defects or ()))
+
+
+class BatchIn(BaseModel):
+    case_ids: list[int] = Field(min_length=1, max_length=200)
+    action: Literal["approve", "conclude"]
+    opinion: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _unique(self) -> BatchIn:
+        self.case_ids = list(dict.fromkeys(self.case_ids))
+        return self
+
+
+@router.get("/tasks")
+async def tasks(session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep,
+                view: Literal["todo", "done", "finished"] = "todo",
+                light: Literal["green", "yellow", "red"] | None = None, item_code: str | None = None,
+                q: Annotated[str | None, Field(max_length=64)] = None,
+                limit: Annotated[int, Field(ge=1, le=100)] = 20, offset: Annotated[int, Field(ge=0)] = 0
+                ) -> Response:
+    cal = await calendar.get_calendar(session)
+    return json_response(await queries.staff_tasks(
+        session, staff_id=staff.id, roles=staff.roles, department_path=staff.department_path, view=view, cal=cal,
+        now=now, yellow_days=ctx.yellow_days, light=light, item_code=item_code, q=q, limit=limit, offset=offset))
+
+
+@router.get("/tasks/summary")
+async def task_summary(session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep) -> dict:
+    cal = await calendar.get_calendar(session)
+    return await queries.staff_task_counts(session, staff_id=staff.id, roles=staff.roles,
+                                           department_path=staff.department_path, cal=cal, now=now,
+                                           yellow_days=ctx.yellow_days)
+
+
+async def _staff_detail(session: SessionDep, ctx: CtxDep, staff: CurrentStaff, case_id: int, now: NowDep,
+                        info: InfoDep | None = None, reveal: bool = False) -> dict:
+    case = await case_service.get_for_staff(session, case_id=case_id, staff=staff)
+    row = await queries.case_row(session, case_id)
+    page = await queries.case_events(session, case_id)
+    cal = await calendar.get_calendar(session)
+    if reveal:
+        if not staff.has(Role.PII_READER):
+            raise Forbidden("您没有查看个人完整信息的权限")
+        secret = case_service.read_secret(ctx, case)
+        form, delivery = secret.get("form", {}), secret.get("delivery", {})
+        from case_core.services import audit
+
+        audit.record(session, actor_type="staff", actor_id=staff.id, action="pii.read", now=now, info=info,
+                     case_id=case_id, target="case.form", detail={"fields": sorted(form)})
+    else:
+        form, delivery = row.form_masked or {}, row.delivery_masked or {}
+    detail = queries.case_detail(row, page, cal, now, yellow_days=ctx.yellow_days, form=form, delivery=delivery,
+                                 masked=not reveal)
+    _, steps = await case_service.versions_for(session, case.form_version_id, case.process_version_id)
+    facts = await case_service.staff_facts(case, steps)
+    detail["allowed_actions"] = [a.value for a in allowed_actions(facts, staff.actor)]
+    return detail
+
+
+@router.get("/cases/{case_id}")
+async def staff_case(case_id: int, session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep,
+                     info: InfoDep, reveal: bool = False) -> Response:
+    """Personal data is masked; ``?reveal=true`` (role pii_reader) shows it in the clear and is audited."""
+    if reveal:
+        return json_response(await _staff_detail(session, ctx, staff, case_id, now, info, reveal=True))
+    return json_response(await _staff_detail(session, ctx, staff, case_id, now))
+
+
+@router.get("/cases/{case_id}/applicant")
+async def staff_case_applicant(case_id: int, session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep,
+                               info: InfoDep, reveal: bool = False) -> dict:
+    case = await case_service.get_for_staff(session, case_id=case_id, staff=staff)
+    if reveal:
+        return await accounts.reveal_applicant(session, ctx, applicant_id=case.applicant_id, staff=staff, now=now,
+                                               info=info, case_id=case_id)
+    from case_core.models import Applicant
+
+    person = await session.get(Applicant, case.applicant_id)
+    assert person is not None
+    return accounts.profile_out(person, ctx)
+
+
+@router.get("/cases/{case_id}/events")
+async def staff_events(case_id: int, session: SessionDep, staff: CurrentStaff, before_id: int | None = None,
+                       limit: Annotated[int, Field(ge=1, le=200)] = 50) -> Response:
+    await case_service.get_for_staff(session, case_id=case_id, staff=staff)
+    return json_response({"items": await queries.case_events(session, case_id, before_id=before_id, limit=limit)})
+
+
+@router.get("/cases/{case_id}/materials/{material_id}/file")
+async def staff_material_file(case_id: int, material_id: int, session: SessionDep, ctx: CtxDep,
+                              staff: CurrentStaff, now: NowDep, info: InfoDep) -> Response:
+    await case_service.get_for_staff(session, case_id=case_id, staff=staff)
+    material = await session.get(Material, material_id)
+    if material is None or material.case_id != case_id:
+        raise NotFound("材料")
+    from case_core.services import audit
+
+    # Material scans (ID cards…) are personal data: every staff view is audited.
+    audit.record(session, actor_type="staff", actor_id=staff.id, action="material.read", now=now, info=info,
+                 case_id=case_id, target=f"material:{material_id}")
+    return Response(ctx.storage.get(material.storage_key), media_type=material.content_type,
+                    headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+
+
+@router.post("/cases/{case_id}/actions")
+async def act(case_id: int, body: ActionIn, session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep,
+              info: InfoDep) -> Response:
+    await case_service.act(session, ctx, case_id=case_id, staff=staff, request=body.request(), now=now, info=info,
+                           expected_version=body.expected_version)
+    return json_response(await _staff_detail(session, ctx, staff, case_id, now))
+
+
+@router.post("/batch-actions")
+async def batch(body: BatchIn, session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep,
+                info: InfoDep) -> dict:
+    request = case_service.ActionRequest(action=Action(body.action), opinion=body.opinion)
+    results = await case_service.act_batch(session, ctx, case_ids=body.case_ids, staff=staff, request=request,
+                                           now=now, info=info)
+    return {"results": [r.__dict__ for r in results],
+            "succeeded": sum(r.ok for r in results), "failed": sum(not r.ok for r in results)}

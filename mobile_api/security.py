@@ -1,0 +1,54 @@
+"""Access tokens (JWT, HS256). Staff tokens carry roles and department so a request needs no account lookup."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+
+from case_core.domain.errors import Unauthenticated
+from case_core.principals import ApplicantPrincipal, StaffPrincipal
+
+ALGORITHM = "HS256"
+
+
+class TokenService:
+    def __init__(self, secret: str, ttl: timedelta) -> None:
+        # A 256-bit signing key of its own, derived from the one configured secret.
+        self._secret = hashlib.sha256(f"weijian:jwt:{secret}".encode()).hexdigest()
+        self._ttl = ttl
+
+    def _encode(self, claims: dict[str, Any], now: datetime) -> str:
+        return jwt.encode({**claims, "iat": now, "exp": now + self._ttl}, self._secret, algorithm=ALGORITHM)
+
+    def for_applicant(self, applicant_id: int, now: datetime) -> str:
+        return self._encode({"sub": str(applicant_id), "typ": "applicant"}, now)
+
+    def for_staff(self, staff: StaffPrincipal, now: datetime) -> str:
+        return self._encode({
+            "sub": str(staff.id), "typ": "staff", "name": staff.name, "roles": sorted(staff.roles),
+            "dept": staff.department_id, "path": staff.department_path,
+        }, now)
+
+    def decode(self, token: str) -> dict[str, Any]:
+        try:
+            return jwt.decode(token, self._secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthenticated("登录已过期，请重新登录") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated("登录凭证无效，请重新登录") from exc
+
+    def applicant(self, token: str) -> ApplicantPrincipal:
+        claims = self.decode(token)
+        if claims.get("typ") != "applicant":
+            raise Unauthenticated("请使用申办人账号登录")
+        return ApplicantPrincipal(id=int(claims["sub"]))
+
+    def staff(self, token: str) -> StaffPrincipal:
+        claims = self.decode(token)
+        if claims.get("typ") != "staff":
+            raise Unauthenticated("请使用工作人员账号登录")
+        return StaffPrincipal(id=int(claims["sub"]), name=claims.get("name", ""), roles=frozenset(claims["roles"]),
+                              department_id=int(claims["dept"]), department_path=claims["path"])

@@ -1,0 +1,123 @@
+"""Test fixtures: every API test runs on SQLite (in-process fallbacks) and, where configured, on PostgreSQL with a
+real Redis (``WEIJIAN_TEST_DATABASE_URL`` / ``WEIJIAN_TEST_REDIS_URL``, set by ``scripts/services``). In CI both
+must be present: a missing service fails the run instead of skipping tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from case_core.settings import Settings
+from tests.support.api import Api
+from tests.support.fake_wechat import FakeWeChat
+
+PG_URL = os.environ.get("WEIJIAN_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("WEIJIAN_TEST_REDIS_URL")
+if os.environ.get("CI") and not (PG_URL and REDIS_URL):
+    raise RuntimeError("CI must run the suite on PostgreSQL and Redis: run scripts/services first")
+
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# Rows the tests create; the catalogue, calendar and departments stay loaded for the whole session.
+DYNAMIC_TABLES = ("audit_log", "evaluations", "licences", "notices", "clock_pauses", "materials", "case_events",
+                  "cases", "serial_counters", "applicants")
+DEMO_PASSWORD = "test-Passw0rd"
+
+
+def _reset_postgres(url: str) -> None:
+    from case_core.db import make_engine
+
+    async def reset() -> None:
+        engine = make_engine(url)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(reset())
+
+
+@pytest.fixture(scope="session")
+def fake_wechat() -> Iterator[FakeWeChat]:
+    server = FakeWeChat().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def settings(backend: str, tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeChat) -> Settings:
+    from migrations import upgrade
+    from mobile_api.demo import DEMO_STAFF, create_staff, load_demo
+
+    data_dir = tmp_path_factory.mktemp(f"var-{backend}")
+    if backend == "sqlite":
+        url, redis_url = f"sqlite+aiosqlite:///{data_dir / 'test.db'}", None
+    else:
+        assert PG_URL
+        url, redis_url = PG_URL, REDIS_URL
+        _reset_postgres(url)
+    s = Settings(database_url=url, data_dir=data_dir, redis_url=redis_url, secret_key="test-secret-key",
+                 wechat_appid=fake_wechat.appid, wechat_secret=fake_wechat.secret,
+                 wechat_api_base_url=fake_wechat.url, demo_password=DEMO_PASSWORD,
+                 seed_dir=Path(__file__).resolve().parent.parent / "data", _env_file=None)
+    upgrade(url)
+
+    async def seed() -> None:
+        from case_core.db import make_engine, make_sessionmaker
+
+        engine = make_engine(url)
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await load_demo(session, s)
+            # A second department outside the demo staff's scope, for the data-scope tests.
+            await create_staff(session, username="other_clerk", name="外区收件员", roles=tuple(DEMO_STAFF["shouli"][1]),
+                               department="深圳市卫生健康委员会", password=DEMO_PASSWORD)
+        await engine.dispose()
+
+    asyncio.run(seed())
+    if redis_url:
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+    return s
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[object]:
+    from case_core import calendar
+    from mobile_api.app import create_app
+
+    application = create_app(settings)
+    engine = application.state.engine
+    async with engine.begin() as conn:
+        for table in DYNAMIC_TABLES:
+            await conn.execute(text(f"DELETE FROM {table}"))
+        await conn.execute(text("UPDATE staff SET failed_logins = 0, locked_until = NULL"))
+    calendar.invalidate()
+    if settings.redis_url:
+        import redis
+
+        redis.Redis.from_url(settings.redis_url).flushdb()
+    yield application
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(app: object) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient, app: object) -> Api:
+    return Api(client, app)
