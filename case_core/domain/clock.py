@@ -80,6 +80,8 @@ def compute_deadline(
     """Deadline of a case accepted on ``accepted_on`` with ``working_days`` to finish (limit + extensions)."""
     pauses = list(pauses)
     open_pause = next((p for p in pauses if p.end is None), None)
+    if open_pause is not None and today is None:
+        raise ValueError("a deadline with an open pause needs today's date")
     if open_pause is not None and today is not None:
         # While paused, show the deadline as if the clock restarted today.
         pauses = [p for p in pauses if p is not open_pause] + [Pause(open_pause.start, max(today, open_pause.start))]

@@ -20,6 +20,7 @@ _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _OTHER_ID = re.compile(r"^[A-Za-z0-9()（）-]{5,30}$")
+_NUMBER = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
 MAX_TEXT = 2000
 
 
@@ -31,6 +32,7 @@ class FieldDef:
     required: bool = False
     options: tuple[str, ...] = ()
     validator: str | None = None  # email / GB 32100 / Luhn
+    multiple: bool = False  # select: a list of options
 
     @property
     def sensitive(self) -> bool:
@@ -46,20 +48,24 @@ class FieldDef:
         return cls(
             key=d["key"], label=d.get("label", d["key"]), type=d.get("type", "string"),
             required=bool(d.get("required", False)), options=tuple(d.get("options") or ()),
-            validator=d.get("validator"),
+            validator=d.get("validator"), multiple=bool(d.get("multiple", False)),
         )
 
 
 def _check_value(f: FieldDef, value: Any, form: Mapping[str, Any]) -> tuple[Any, str | None]:
     """Return (normalised value, error message or None)."""
     if f.type == "number":
-        if isinstance(value, bool):
+        # Plain decimals only: float() would also take "nan", "inf", "1e400" and "1_000".
+        text = str(value).strip() if isinstance(value, int | float | str) and not isinstance(value, bool) else ""
+        if not _NUMBER.match(text):
             return value, f"{f.label}应为数字"
-        try:
-            num = float(value)
-        except (TypeError, ValueError):
-            return value, f"{f.label}应为数字"
+        num = float(text)
         return (int(num) if num.is_integer() else num), None
+    if f.type == "select" and f.multiple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return value, f"{f.label}须从给定选项中选择"
+        chosen = list(dict.fromkeys(v.strip() for v in value))
+        return chosen, None if chosen and all(v in f.options for v in chosen) else f"{f.label}须从给定选项中选择"
     if not isinstance(value, str):
         return value, f"{f.label}格式不正确"
     text = value.strip()
@@ -87,8 +93,10 @@ def _check_value(f: FieldDef, value: Any, form: Mapping[str, Any]) -> tuple[Any,
         return compact, None
     if f.validator == "email" and not _EMAIL.match(text):
         return text, f"{f.label}不是有效的电子邮箱地址"
-    if f.validator == "GB 32100" and not uscc.is_valid(text.upper()):
-        return text.upper(), f"{f.label}不是有效的统一社会信用代码，请核对后重新填写"
+    if f.validator == "GB 32100":
+        compact = uscc.compact(text)
+        ok = uscc.is_valid(compact)
+        return compact, None if ok else f"{f.label}不是有效的统一社会信用代码，请核对后重新填写"
     if f.validator == "Luhn":
         compact = text.replace(" ", "")
         if not compact.isdigit() or not luhn.is_valid(compact):
@@ -98,7 +106,7 @@ def _check_value(f: FieldDef, value: Any, form: Mapping[str, Any]) -> tuple[Any,
 
 
 def _empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
 
 
 def clean_form(fields: Sequence[FieldDef], data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -10,8 +10,8 @@ def mask_id_number(value: str) -> str:
 
 
 def mask_phone(value: str) -> str:
-    if len(value) < 7:
-        return "*" * len(value)
+    if len(value) < 11:  # short or odd values: show only the last two
+        return "*" * max(len(value) - 2, 0) + value[-2:] if len(value) > 4 else "*" * len(value)
     return value[:3] + "*" * (len(value) - 7) + value[-4:]
 
 
@@ -23,7 +23,9 @@ def mask_text(value: str, keep: int = 6) -> str:
 
 
 def mask_account(value: str) -> str:
-    return "*" * max(len(value) - 4, 0) + value[-4:]
+    if len(value) <= 8:
+        return "*" * len(value)
+    return "*" * (len(value) - 4) + value[-4:]
 
 
 def mask_by_kind(kind: str, value: str) -> str:
