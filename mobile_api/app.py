@@ -18,7 +18,7 @@ from case_core.uploads import UploadLimits
 from mobile_api import errors
 from mobile_api.deps import AppState
 from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from mobile_api.routers import auth, cases, items, licences, me, staff
+from mobile_api.routers import admin, auth, cases, items, licences, me, staff
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
 
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, items, cases, licences, staff):
+    for module in (auth, me, items, cases, licences, staff, admin):
         api.include_router(module.router)
     app.include_router(api)
 

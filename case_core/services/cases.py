@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -25,7 +25,7 @@ from case_core.domain.errors import CaseError, Conflict, FieldInvalid, NotFound,
 from case_core.domain.forms import FieldDef, clean_form, missing_required
 from case_core.domain.masking import mask_by_kind
 from case_core.domain.serial import make_serial
-from case_core.domain.states import EDITABLE_STATUSES, FINISHED_STATUSES, Action, Status
+from case_core.domain.states import CLOCKED_STATUSES, EDITABLE_STATUSES, FINISHED_STATUSES, Action, Status
 from case_core.domain.transitions import CaseFacts, Defect, Params, StepDef, clock_paused, transition
 from case_core.models import Applicant, Case, CaseEvent, ClockPause, Evaluation, Licence, Notice, SerialCounter
 from case_core.notices import compose
@@ -261,6 +261,11 @@ async def _flush(session: AsyncSession) -> None:
         await session.flush()
     except StaleDataError as exc:
         raise Conflict() from exc
+    except OperationalError as exc:
+        # SQLite refuses to write from a snapshot another writer has moved past: the same conflict.
+        if "database is locked" in str(exc.orig):
+            raise Conflict() from exc
+        raise
 
 
 async def _update_clock(session: AsyncSession, ctx: CoreContext, case: Case, steps: tuple[StepDef, ...],
@@ -285,7 +290,7 @@ async def _update_clock(session: AsyncSession, ctx: CoreContext, case: Case, ste
         case.paused_days_left = None
     if case.accepted_at is None or finished:
         return
-    await session.flush()
+    await _flush(session)
     rows = (await session.scalars(select(ClockPause).where(ClockPause.case_id == case.id))).all()
     cal = await calendar.get_calendar(session)
     deadline = compute_deadline(
@@ -403,8 +408,17 @@ async def submit(session: AsyncSession, ctx: CoreContext, *, case_id: int, appli
     case = await get_for_applicant(session, case_id=case_id, applicant=applicant)
     if case.status == Status.SUBMITTED:
         return case
-    return await _apply(session, ctx, case, ActionRequest(Action.SUBMIT), actor_type="applicant",
-                        actor_id=applicant.id, actor_name=case.applicant_name, roles=frozenset(), now=now, info=info)
+    try:
+        async with session.begin_nested():
+            return await _apply(session, ctx, case, ActionRequest(Action.SUBMIT), actor_type="applicant",
+                                actor_id=applicant.id, actor_name=case.applicant_name, roles=frozenset(), now=now,
+                                info=info)
+    except Conflict:
+        # Two taps raced and the other one won: that is the one submission; answer with it.
+        await session.refresh(case)
+        if case.status == Status.SUBMITTED:
+            return case
+        raise
 
 
 async def withdraw(session: AsyncSession, ctx: CoreContext, *, case_id: int, applicant: ApplicantPrincipal,
@@ -491,3 +505,14 @@ async def evaluate(session: AsyncSession, *, case_id: int, applicant: ApplicantP
 async def staff_facts(case: Case, steps: tuple[StepDef, ...]) -> CaseFacts:
     """Facts enough to say which actions a page may offer (preconditions are checked when acting)."""
     return CaseFacts(status=Status(case.status), steps=steps, step_index=case.step_index)
+
+
+async def recompute_provisional_deadlines(session: AsyncSession, ctx: CoreContext, *, now: datetime) -> int:
+    """After an operator publishes a year's holidays: recompute the deadlines that were guessed on weekdays."""
+    rows = (await session.scalars(select(Case).where(
+        Case.deadline_provisional.is_(True), Case.status.in_(tuple(CLOCKED_STATUSES))))).all()
+    for case in rows:
+        _, steps = await versions_for(session, case.form_version_id, case.process_version_id)
+        await _update_clock(session, ctx, case, steps, case.paused_since is not None, now)
+    await _flush(session)
+    return len(rows)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from case_core.domain.errors import TooManyRequests
 from case_core.services import accounts
+from case_core.timeutil import utcnow  # tokens expire by the wall clock, not the business clock
 from mobile_api.deps import InfoDep, NowDep, SessionDep, StateDep
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -30,7 +31,7 @@ async def wechat_login(body: WeChatLogin, session: SessionDep, state: StateDep, 
         raise TooManyRequests("登录过于频繁，请稍后再试")
     wx = await asyncio.to_thread(state.wechat.code_to_session, body.code)
     person = await accounts.applicant_for_openid(session, openid=wx.openid, unionid=wx.unionid, now=now)
-    return {"access_token": state.tokens.for_applicant(person.id, now), "token_type": "bearer",
+    return {"access_token": state.tokens.for_applicant(person.id, utcnow()), "token_type": "bearer",
             "applicant_id": person.id}
 
 
@@ -47,5 +48,5 @@ async def staff_login(body: StaffLogin, session: SessionDep, state: StateDep, in
         raise outcome.error
     assert outcome.staff is not None
     principal = await accounts.staff_principal(session, outcome.staff)
-    return {"access_token": state.tokens.for_staff(principal, now), "token_type": "bearer",
+    return {"access_token": state.tokens.for_staff(principal, utcnow()), "token_type": "bearer",
             "staff_id": principal.id, "name": principal.name, "roles": sorted(principal.roles)}
