@@ -43,8 +43,9 @@ async def test_the_optimistic_lock_refuses_a_write_based_on_a_stale_read(api: Ap
     request = case_service.ActionRequest(Action.ACCEPT)
     first, second = state.read_sessions(), state.read_sessions()
     try:
-        await case_service.get_for_staff(first, case_id=case["id"], staff=clerk)
-        await case_service.get_for_staff(second, case_id=case["id"], staff=clerk)
+        # Keep both loaded rows referenced: the session's identity map is weak and would otherwise re-read.
+        loaded = [await case_service.get_for_staff(s, case_id=case["id"], staff=clerk) for s in (first, second)]
+        assert loaded[0].version == loaded[1].version
         await case_service.act(first, state.ctx, case_id=case["id"], staff=clerk, request=request, now=utcnow())
         await first.commit()
         try:
