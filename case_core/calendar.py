@@ -49,14 +49,21 @@ async def seed_from_chinesecalendar(session: AsyncSession, now: datetime) -> lis
     return added
 
 
-async def set_year(session: AsyncSession, year: int, holidays: list[date], workdays: list[date],
-                   now: datetime, source: str = "operator") -> None:
+async def set_year(
+    session: AsyncSession,
+    year: int,
+    holidays: list[date],
+    workdays: list[date],
+    now: datetime,
+    source: str = "operator",
+) -> None:
     """An operator publishes a year's holidays and make-up working days (replacing what was there)."""
     for d in [*holidays, *workdays]:
         if d.year != year:
             raise ValueError(f"{d} is not in {year}")
     await session.execute(
-        delete(CalendarDay).where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)))
+        delete(CalendarDay).where(CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31))
+    )
     for d in holidays:
         if d.weekday() < 5:
             session.add(CalendarDay(day=d, is_workday=False, note="节假日"))

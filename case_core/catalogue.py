@@ -41,7 +41,9 @@ class ItemVersions:
 def steps_from_data(rows: list[dict[str, Any]]) -> tuple[StepDef, ...]:
     return tuple(
         StepDef(
-            key=r["step"], name=r.get("name", r["step"]), role=r["role"],
+            key=r["step"],
+            name=r.get("name", r["step"]),
+            role=r["role"],
             time_limit_working_days=int(r.get("time_limit_working_days") or 0),
             counts_toward_limit=bool(r.get("counts_toward_limit", True)),
         )
@@ -72,7 +74,7 @@ async def ensure_department(session: AsyncSession, name: str) -> Department:
 
 
 async def load_material_types(session: AsyncSession, path: Path) -> int:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))  # noqa: ASYNC240 (seed loading, CLI only)
     existing = {m.id: m for m in (await session.scalars(select(MaterialType))).all()}
     for m in doc["materials"]:
         row = existing.get(m["id"])
@@ -84,8 +86,15 @@ async def load_material_types(session: AsyncSession, path: Path) -> int:
     return len(doc["materials"])
 
 
-async def _version(session: AsyncSession, model: Any, item_id: int, payload_attr: str, payload: list[Any],
-                   current_id: int | None, now: datetime) -> int:
+async def _version(
+    session: AsyncSession,
+    model: Any,
+    item_id: int,
+    payload_attr: str,
+    payload: list[Any],
+    current_id: int | None,
+    now: datetime,
+) -> int:
     if current_id is not None:
         current = await session.get(model, current_id)
         if current is not None and getattr(current, payload_attr) == payload:
@@ -102,7 +111,9 @@ async def upsert_item(session: AsyncSession, data: dict[str, Any], now: datetime
     dept = await ensure_department(session, data["implementing_body"])
     item = await session.scalar(select(ServiceItem).where(ServiceItem.code == data["code"]))
     columns = dict(
-        name=data["name"], category=data["category"], department_id=dept.id,
+        name=data["name"],
+        category=data["category"],
+        department_id=dept.id,
         promised_limit_working_days=int(data["promised_limit_working_days"]),
         legal_limit_working_days=int(data["legal_limit_working_days"]),
         online_available=bool(data.get("online_available", True)),
@@ -118,15 +129,17 @@ async def upsert_item(session: AsyncSession, data: dict[str, Any], now: datetime
             if getattr(item, key) != value:
                 setattr(item, key, value)
     item.form_version_id = await _version(
-        session, FormVersion, item.id, "fields", data.get("form") or [], item.form_version_id, now)
+        session, FormVersion, item.id, "fields", data.get("form") or [], item.form_version_id, now
+    )
     item.process_version_id = await _version(
-        session, ProcessVersion, item.id, "steps", data.get("process") or [], item.process_version_id, now)
+        session, ProcessVersion, item.id, "steps", data.get("process") or [], item.process_version_id, now
+    )
     await session.flush()
     return item
 
 
 async def load_items(session: AsyncSession, path: Path, now: datetime) -> int:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))  # noqa: ASYNC240 (seed loading, CLI only)
     for entry in doc["items"]:
         await upsert_item(session, entry, now)
     return len(doc["items"])
@@ -146,8 +159,9 @@ async def get_item(session: AsyncSession, code: str) -> ServiceItem:
     return item
 
 
-async def versions_for(session: AsyncSession, form_version_id: int, process_version_id: int
-                       ) -> tuple[tuple[FieldDef, ...], tuple[StepDef, ...]]:
+async def versions_for(
+    session: AsyncSession, form_version_id: int, process_version_id: int
+) -> tuple[tuple[FieldDef, ...], tuple[StepDef, ...]]:
     form = await session.get(FormVersion, form_version_id)
     process = await session.get(ProcessVersion, process_version_id)
     assert form is not None and process is not None
@@ -162,27 +176,33 @@ async def material_type_names(session: AsyncSession) -> dict[str, str]:
 def item_summary(item: ServiceItem) -> dict[str, Any]:
     d = item.data
     return {
-        "code": item.code, "name": item.name, "category": item.category,
-        "implementing_body": d.get("implementing_body"), "service_object": d.get("service_object"),
+        "code": item.code,
+        "name": item.name,
+        "category": item.category,
+        "implementing_body": d.get("implementing_body"),
+        "service_object": d.get("service_object"),
         "promised_limit_working_days": item.promised_limit_working_days,
         "legal_limit_working_days": item.legal_limit_working_days,
-        "online_available": item.online_available, "fee": d.get("fee"),
+        "online_available": item.online_available,
+        "fee": d.get("fee"),
     }
 
 
-def item_detail(item: ServiceItem, form: FormVersion, process: ProcessVersion,
-                names: dict[str, str]) -> dict[str, Any]:
+def item_detail(item: ServiceItem, form: FormVersion, process: ProcessVersion, names: dict[str, str]) -> dict[str, Any]:
     """The self-check information of 6.2.1 plus what the mini-program needs to render the application."""
     d = item.data
     return {
         **item_summary(item),
-        "implementing_note": d.get("implementing_note"), "legal_basis": d.get("legal_basis", []),
-        "scope": d.get("scope"), "conditions": d.get("conditions", []),
-        "max_onsite_visits": d.get("max_onsite_visits"), "submission_methods": d.get("submission_methods", []),
-        "delivery_methods": d.get("delivery", []), "guide": d.get("guide"), "result": d.get("result"),
-        "materials": [
-            {**m, "name": names.get(m["material_id"], m["material_id"])} for m in d.get("materials", [])
-        ],
+        "implementing_note": d.get("implementing_note"),
+        "legal_basis": d.get("legal_basis", []),
+        "scope": d.get("scope"),
+        "conditions": d.get("conditions", []),
+        "max_onsite_visits": d.get("max_onsite_visits"),
+        "submission_methods": d.get("submission_methods", []),
+        "delivery_methods": d.get("delivery", []),
+        "guide": d.get("guide"),
+        "result": d.get("result"),
+        "materials": [{**m, "name": names.get(m["material_id"], m["material_id"])} for m in d.get("materials", [])],
         "form": {"version": form.version, "fields": form.fields},
         "process": {"version": process.version, "steps": process.steps},
     }

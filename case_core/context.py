@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from case_core.crypto import FieldCipher
 from case_core.storage import Storage
@@ -13,5 +13,5 @@ from case_core.uploads import UploadLimits
 class CoreContext:
     cipher: FieldCipher
     storage: Storage
-    limits: UploadLimits = UploadLimits()
+    limits: UploadLimits = field(default_factory=UploadLimits)
     yellow_days: int = 2

@@ -50,7 +50,7 @@ class FieldCipher:
     def decrypt(self, token: str) -> str:
         if not token.startswith(PREFIX):
             raise ValueError("not an SM4 token")
-        raw = base64.b64decode(token[len(PREFIX):])
+        raw = base64.b64decode(token[len(PREFIX) :])
         iv, body = raw[:16], raw[16:]
         dec = Cipher(algorithms.SM4(self._key), modes.CBC(iv)).decryptor()
         data = dec.update(body) + dec.finalize()

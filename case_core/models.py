@@ -164,7 +164,7 @@ class Case(Base):
     updated_at: Mapped[datetime]
     # Optimistic lock: an UPDATE that finds another version affects no row and is refused (409).
     version: Mapped[int] = mapped_column(Integer, nullable=False)
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it as a plain dict)
 
 
 class CaseEvent(Base):

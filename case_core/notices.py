@@ -31,9 +31,20 @@ class NoticeText:
     body: str
 
 
-def compose(action: str, *, serial_no: str, item_name: str, applicant_name: str | None, now: datetime,
-            opinion: str | None = None, defects: list[dict[str, Any]] | None = None, days: int | None = None,
-            due: str | None = None, final_approval: bool = False, licence_no: str | None = None) -> NoticeText | None:
+def compose(
+    action: str,
+    *,
+    serial_no: str,
+    item_name: str,
+    applicant_name: str | None,
+    now: datetime,
+    opinion: str | None = None,
+    defects: list[dict[str, Any]] | None = None,
+    days: int | None = None,
+    due: str | None = None,
+    final_approval: bool = False,
+    licence_no: str | None = None,
+) -> NoticeText | None:
     """The notice an action produces, or None (approve only produces one when it is the final decision)."""
     if action not in KINDS or (action == "approve" and not final_approval):
         return None
@@ -46,8 +57,10 @@ def compose(action: str, *, serial_no: str, item_name: str, applicant_name: str 
         body = f"{head}材料齐全、符合法定形式，已于{day}受理。" + (f"承诺于{due}前办结。" if due else "")
     elif action == "request_supplement":
         lines = "\n".join(f"{i}. {d['label']}：{d['reason']}" for i, d in enumerate(defects or [], 1))
-        body = (f"{head}经审查，申请材料不齐全或不符合法定形式，现一次性告知需补正的全部内容：\n{lines}\n"
-                "请按要求补正后重新提交。补正期间不计入办理时限。")
+        body = (
+            f"{head}经审查，申请材料不齐全或不符合法定形式，现一次性告知需补正的全部内容：\n{lines}\n"
+            "请按要求补正后重新提交。补正期间不计入办理时限。"
+        )
     elif action == "not_accept":
         body = f"{head}经审查，决定不予受理。{reason}如有异议，可依法申请行政复议或提起行政诉讼。"
     elif action == "deny":

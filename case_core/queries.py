@@ -36,9 +36,17 @@ def _iso(value: datetime | date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def deadline_view(cal: WorkCalendar, *, status: str, due: date | None, provisional: bool,
-                  paused_since: datetime | None, paused_days_left: int | None, now: datetime,
-                  yellow_days: int) -> dict[str, Any] | None:
+def deadline_view(
+    cal: WorkCalendar,
+    *,
+    status: str,
+    due: date | None,
+    provisional: bool,
+    paused_since: datetime | None,
+    paused_days_left: int | None,
+    now: datetime,
+    yellow_days: int,
+) -> dict[str, Any] | None:
     """Deadline and light of a clocked case; a paused clock shows the light of the day it stopped."""
     if due is None:
         return None
@@ -50,21 +58,33 @@ def deadline_view(cal: WorkCalendar, *, status: str, due: date | None, provision
         at = paused_since or now
         light, left = light_for(cal, Deadline(due, provisional, False), at, yellow_days)
     return {
-        "due_date": due.isoformat(), "provisional": provisional, "paused": paused_since is not None,
-        "days_left": None if finished else left, "light": None if finished else light.value,
+        "due_date": due.isoformat(),
+        "provisional": provisional,
+        "paused": paused_since is not None,
+        "days_left": None if finished else left,
+        "light": None if finished else light.value,
     }
 
 
 def _event_out(r: Any) -> dict[str, Any]:
     return {
-        "id": r.id, "at": r.at.isoformat(), "actor_type": r.actor_type, "actor_name": r.actor_name,
-        "action": r.action, "action_label": ACTION_LABELS.get(r.action, r.action), "from_status": r.from_status,
-        "to_status": r.to_status, "step": r.step_key, "opinion": r.opinion, "data": r.data,
+        "id": r.id,
+        "at": r.at.isoformat(),
+        "actor_type": r.actor_type,
+        "actor_name": r.actor_name,
+        "action": r.action,
+        "action_label": ACTION_LABELS.get(r.action, r.action),
+        "from_status": r.from_status,
+        "to_status": r.to_status,
+        "step": r.step_key,
+        "opinion": r.opinion,
+        "data": r.data,
     }
 
 
-async def case_events(session: AsyncSession, case_id: int, *, before_id: int | None = None,
-                      limit: int = EVENTS_PAGE) -> list[dict[str, Any]]:
+async def case_events(
+    session: AsyncSession, case_id: int, *, before_id: int | None = None, limit: int = EVENTS_PAGE
+) -> list[dict[str, Any]]:
     """A page of the timeline, oldest first, ending just before ``before_id`` (the latest page by default)."""
     q = select(events).where(events.c.case_id == case_id)
     if before_id is not None:
@@ -75,12 +95,18 @@ async def case_events(session: AsyncSession, case_id: int, *, before_id: int | N
 
 _DETAIL = (
     select(
-        cases, ProcessVersion.steps.label("steps"), Department.path.label("department_path"),
+        cases,
+        ProcessVersion.steps.label("steps"),
+        Department.path.label("department_path"),
         Department.name.label("department_name"),
-        Evaluation.level.label("ev_level"), Evaluation.aspects.label("ev_aspects"),
-        Evaluation.comment.label("ev_comment"), Evaluation.created_at.label("ev_at"),
-        Licence.licence_no.label("lic_no"), Licence.licence_type.label("lic_type"),
-        Licence.issued_at.label("lic_issued_at"), Licence.valid_until.label("lic_valid_until"),
+        Evaluation.level.label("ev_level"),
+        Evaluation.aspects.label("ev_aspects"),
+        Evaluation.comment.label("ev_comment"),
+        Evaluation.created_at.label("ev_at"),
+        Licence.licence_no.label("lic_no"),
+        Licence.licence_type.label("lic_type"),
+        Licence.issued_at.label("lic_issued_at"),
+        Licence.valid_until.label("lic_valid_until"),
         Licence.status.label("lic_status"),
     )
     .join(ProcessVersion, ProcessVersion.id == cases.c.process_version_id)
@@ -94,38 +120,85 @@ async def case_row(session: AsyncSession, case_id: int) -> Any:
     return (await session.execute(_DETAIL.where(cases.c.id == case_id))).first()
 
 
-def case_detail(row: Any, page: list[dict[str, Any]], cal: WorkCalendar, now: datetime, *, yellow_days: int,
-                form: dict[str, Any], delivery: dict[str, Any], masked: bool) -> dict[str, Any]:
+def case_detail(
+    row: Any,
+    page: list[dict[str, Any]],
+    cal: WorkCalendar,
+    now: datetime,
+    *,
+    yellow_days: int,
+    form: dict[str, Any],
+    delivery: dict[str, Any],
+    masked: bool,
+) -> dict[str, Any]:
     steps = row.steps or []
     index = row.step_index
     done_until = index if index is not None else (len(steps) if row.status in FINISHED_STATUSES else 0)
     return {
-        "id": row.id, "serial_no": row.serial_no, "status": row.status,
-        "status_label": STATUS_LABELS[row.status], "group": group_of(row.status),
+        "id": row.id,
+        "serial_no": row.serial_no,
+        "status": row.status,
+        "status_label": STATUS_LABELS[row.status],
+        "group": group_of(row.status),
         "item": {"code": row.item_code, "name": row.item_name, "implementing_body": row.department_name},
         "applicant_name": row.applicant_name,
-        "step": ({"index": index, "key": row.step_key, "role": row.step_role,
-                  "name": steps[index].get("name") if steps and index is not None else None}
-                 if row.step_key else None),
-        "steps": [{"key": s["step"], "name": s.get("name"), "role": s.get("role"), "done": i < done_until}
-                  for i, s in enumerate(steps)],
-        "form": form, "delivery": delivery, "masked": masked,
+        "step": (
+            {
+                "index": index,
+                "key": row.step_key,
+                "role": row.step_role,
+                "name": steps[index].get("name") if steps and index is not None else None,
+            }
+            if row.step_key
+            else None
+        ),
+        "steps": [
+            {"key": s["step"], "name": s.get("name"), "role": s.get("role"), "done": i < done_until}
+            for i, s in enumerate(steps)
+        ],
+        "form": form,
+        "delivery": delivery,
+        "masked": masked,
         "materials": row.materials_doc or [],
-        "events": page, "events_total": row.event_count,
+        "events": page,
+        "events_total": row.event_count,
         "events_more": bool(page) and row.event_count > len(page),
         "notices": row.notices_doc or [],
         "deadline": deadline_view(
-            cal, status=row.status, due=row.due_date, provisional=row.deadline_provisional,
-            paused_since=row.paused_since, paused_days_left=row.paused_days_left, now=now, yellow_days=yellow_days),
-        "limits": {"promised_working_days": row.promised_limit_working_days,
-                   "legal_working_days": row.legal_limit_working_days, "extension_days": row.extension_days},
-        "evaluation": ({"level": row.ev_level, "aspects": row.ev_aspects, "comment": row.ev_comment,
-                        "created_at": _iso(row.ev_at)} if row.ev_level is not None else None),
-        "licence": ({"licence_no": row.lic_no, "licence_type": row.lic_type, "issued_at": _iso(row.lic_issued_at),
-                     "valid_until": _iso(row.lic_valid_until), "status": row.lic_status}
-                    if row.lic_no else None),
-        "created_at": _iso(row.created_at), "submitted_at": _iso(row.submitted_at),
-        "accepted_at": _iso(row.accepted_at), "finished_at": _iso(row.finished_at),
+            cal,
+            status=row.status,
+            due=row.due_date,
+            provisional=row.deadline_provisional,
+            paused_since=row.paused_since,
+            paused_days_left=row.paused_days_left,
+            now=now,
+            yellow_days=yellow_days,
+        ),
+        "limits": {
+            "promised_working_days": row.promised_limit_working_days,
+            "legal_working_days": row.legal_limit_working_days,
+            "extension_days": row.extension_days,
+        },
+        "evaluation": (
+            {"level": row.ev_level, "aspects": row.ev_aspects, "comment": row.ev_comment, "created_at": _iso(row.ev_at)}
+            if row.ev_level is not None
+            else None
+        ),
+        "licence": (
+            {
+                "licence_no": row.lic_no,
+                "licence_type": row.lic_type,
+                "issued_at": _iso(row.lic_issued_at),
+                "valid_until": _iso(row.lic_valid_until),
+                "status": row.lic_status,
+            }
+            if row.lic_no
+            else None
+        ),
+        "created_at": _iso(row.created_at),
+        "submitted_at": _iso(row.submitted_at),
+        "accepted_at": _iso(row.accepted_at),
+        "finished_at": _iso(row.finished_at),
         "version": row.version,
     }
 
@@ -135,29 +208,68 @@ GROUPS = {"draft": (Status.DRAFT,), "in_progress": tuple(IN_PROGRESS_STATUSES), 
 
 def _list_row(r: Any, cal: WorkCalendar, now: datetime, yellow_days: int) -> dict[str, Any]:
     return {
-        "id": r.id, "serial_no": r.serial_no, "item_code": r.item_code, "item_name": r.item_name,
-        "implementing_body": r.department_name, "applicant_name": r.applicant_name, "status": r.status,
-        "status_label": STATUS_LABELS[r.status], "step": r.step_key, "step_name": STEP_LABELS.get(r.step_key or ""),
-        "created_at": _iso(r.created_at), "submitted_at": _iso(r.submitted_at), "finished_at": _iso(r.finished_at),
-        "deadline": deadline_view(cal, status=r.status, due=r.due_date, provisional=r.deadline_provisional,
-                                  paused_since=r.paused_since, paused_days_left=r.paused_days_left, now=now,
-                                  yellow_days=yellow_days),
+        "id": r.id,
+        "serial_no": r.serial_no,
+        "item_code": r.item_code,
+        "item_name": r.item_name,
+        "implementing_body": r.department_name,
+        "applicant_name": r.applicant_name,
+        "status": r.status,
+        "status_label": STATUS_LABELS[r.status],
+        "step": r.step_key,
+        "step_name": STEP_LABELS.get(r.step_key or ""),
+        "created_at": _iso(r.created_at),
+        "submitted_at": _iso(r.submitted_at),
+        "finished_at": _iso(r.finished_at),
+        "deadline": deadline_view(
+            cal,
+            status=r.status,
+            due=r.due_date,
+            provisional=r.deadline_provisional,
+            paused_since=r.paused_since,
+            paused_days_left=r.paused_days_left,
+            now=now,
+            yellow_days=yellow_days,
+        ),
         "version": r.version,
     }
 
 
 _LIST_COLUMNS = (
-    cases.c.id, cases.c.serial_no, cases.c.item_code, cases.c.item_name, cases.c.applicant_name, cases.c.status,
-    cases.c.step_key, cases.c.created_at, cases.c.submitted_at, cases.c.finished_at, cases.c.due_date,
-    cases.c.deadline_provisional, cases.c.paused_since, cases.c.paused_days_left, cases.c.version,
+    cases.c.id,
+    cases.c.serial_no,
+    cases.c.item_code,
+    cases.c.item_name,
+    cases.c.applicant_name,
+    cases.c.status,
+    cases.c.step_key,
+    cases.c.created_at,
+    cases.c.submitted_at,
+    cases.c.finished_at,
+    cases.c.due_date,
+    cases.c.deadline_provisional,
+    cases.c.paused_since,
+    cases.c.paused_days_left,
+    cases.c.version,
     Department.name.label("department_name"),
 )
 
 
-async def applicant_cases(session: AsyncSession, applicant_id: int, group: str | None, cal: WorkCalendar,
-                          now: datetime, yellow_days: int, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-    q = (select(*_LIST_COLUMNS).join(Department, Department.id == cases.c.department_id)
-         .where(cases.c.applicant_id == applicant_id))
+async def applicant_cases(
+    session: AsyncSession,
+    applicant_id: int,
+    group: str | None,
+    cal: WorkCalendar,
+    now: datetime,
+    yellow_days: int,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    q = (
+        select(*_LIST_COLUMNS)
+        .join(Department, Department.id == cases.c.department_id)
+        .where(cases.c.applicant_id == applicant_id)
+    )
     if group:
         q = q.where(cases.c.status.in_(GROUPS[group]))
     rows = (await session.execute(q.order_by(desc(cases.c.id)).limit(limit).offset(offset))).all()
@@ -184,8 +296,7 @@ def _todo_condition(roles: frozenset[str]) -> Any:
     if Role.LICENCE_MAKER in roles:
         parts.append(c.status == Status.APPROVED)
     elif Role.DISPATCH_CLERK in roles:
-        parts.append(and_(c.status == Status.APPROVED,
-                          or_(c.step_key.is_(None), c.step_key != "make_licence")))
+        parts.append(and_(c.status == Status.APPROVED, or_(c.step_key.is_(None), c.step_key != "make_licence")))
     if roles & {Role.WINDOW_CLERK, Role.DISPATCH_CLERK}:
         parts.append(c.status == Status.CONCLUDED)
     return or_(*parts) if parts else false()
@@ -199,19 +310,36 @@ def _light_condition(light: str, cal: WorkCalendar, today: date, yellow_days: in
     if light == "red":
         return or_(and_(running, c.due_date < today), and_(paused, c.paused_days_left < 0))
     if light == "yellow":
-        return or_(and_(running, c.due_date >= today, c.due_date < boundary),
-                   and_(paused, c.paused_days_left >= 0, c.paused_days_left < yellow_days))
+        return or_(
+            and_(running, c.due_date >= today, c.due_date < boundary),
+            and_(paused, c.paused_days_left >= 0, c.paused_days_left < yellow_days),
+        )
     return or_(and_(running, c.due_date >= boundary), and_(paused, c.paused_days_left >= yellow_days))
 
 
-async def staff_tasks(session: AsyncSession, *, staff_id: int, roles: frozenset[str], department_path: str,
-                      view: str, cal: WorkCalendar, now: datetime, yellow_days: int, light: str | None = None,
-                      item_code: str | None = None, q: str | None = None, limit: int = 20, offset: int = 0
-                      ) -> dict[str, Any]:
+async def staff_tasks(
+    session: AsyncSession,
+    *,
+    staff_id: int,
+    roles: frozenset[str],
+    department_path: str,
+    view: str,
+    cal: WorkCalendar,
+    now: datetime,
+    yellow_days: int,
+    light: str | None = None,
+    item_code: str | None = None,
+    q: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> dict[str, Any]:
     """待办 / 已办 / 办结 for one staff member, in their department and below."""
     c = cases.c
-    stmt = (select(*_LIST_COLUMNS).join(Department, Department.id == c.department_id)
-            .where(Department.path.startswith(department_path, autoescape=True)))
+    stmt = (
+        select(*_LIST_COLUMNS)
+        .join(Department, Department.id == c.department_id)
+        .where(Department.path.startswith(department_path, autoescape=True))
+    )
     mine = exists().where(events.c.case_id == c.id, events.c.actor_type == "staff", events.c.actor_id == staff_id)
     if view == "todo":
         stmt = stmt.where(_todo_condition(roles))
@@ -229,33 +357,66 @@ async def staff_tasks(session: AsyncSession, *, staff_id: int, roles: frozenset[
         stmt = stmt.where(c.item_code == item_code)
     if q:
         term = q.strip()
-        stmt = stmt.where(or_(c.serial_no == term.upper(), c.applicant_name.contains(term, autoescape=True),
-                              c.item_name.contains(term, autoescape=True)))
+        stmt = stmt.where(
+            or_(
+                c.serial_no == term.upper(),
+                c.applicant_name.contains(term, autoescape=True),
+                c.item_name.contains(term, autoescape=True),
+            )
+        )
     rows = (await session.execute(stmt.order_by(*order).limit(limit).offset(offset))).all()
     return {"view": view, "items": [_list_row(r, cal, now, yellow_days) for r in rows]}
 
 
-async def staff_task_counts(session: AsyncSession, *, staff_id: int, roles: frozenset[str], department_path: str,
-                            cal: WorkCalendar, now: datetime, yellow_days: int) -> dict[str, int]:
+async def staff_task_counts(
+    session: AsyncSession,
+    *,
+    staff_id: int,
+    roles: frozenset[str],
+    department_path: str,
+    cal: WorkCalendar,
+    now: datetime,
+    yellow_days: int,
+) -> dict[str, int]:
     c = cases.c
-    scope = (select(func.count()).select_from(cases.join(Department, Department.id == c.department_id))
-             .where(Department.path.startswith(department_path, autoescape=True)))
+    scope = (
+        select(func.count())
+        .select_from(cases.join(Department, Department.id == c.department_id))
+        .where(Department.path.startswith(department_path, autoescape=True))
+    )
     today = local_date(now)
     out = {"todo": await session.scalar(scope.where(_todo_condition(roles))) or 0}
     for light in ("red", "yellow", "green"):
-        out[f"todo_{light}"] = await session.scalar(
-            scope.where(_todo_condition(roles), _light_condition(light, cal, today, yellow_days))) or 0
+        out[f"todo_{light}"] = (
+            await session.scalar(scope.where(_todo_condition(roles), _light_condition(light, cal, today, yellow_days)))
+            or 0
+        )
     return out
 
 
 async def applicant_licences(session: AsyncSession, applicant_id: int) -> list[dict[str, Any]]:
-    rows = (await session.execute(
-        select(Licence, ServiceItem.code, ServiceItem.name).join(Case, Case.id == Licence.case_id)
-        .join(ServiceItem, ServiceItem.id == Case.item_id)
-        .where(Licence.applicant_id == applicant_id).order_by(desc(Licence.issued_at)))).all()
-    return [{
-        "id": lic.id, "licence_no": lic.licence_no, "licence_type": lic.licence_type,
-        "material_type": lic.material_type, "holder_name": lic.holder_name, "issued_at": lic.issued_at.isoformat(),
-        "valid_until": _iso(lic.valid_until), "status": lic.status, "case_id": lic.case_id,
-        "item_code": code, "item_name": name,
-    } for lic, code, name in rows]
+    rows = (
+        await session.execute(
+            select(Licence, ServiceItem.code, ServiceItem.name)
+            .join(Case, Case.id == Licence.case_id)
+            .join(ServiceItem, ServiceItem.id == Case.item_id)
+            .where(Licence.applicant_id == applicant_id)
+            .order_by(desc(Licence.issued_at))
+        )
+    ).all()
+    return [
+        {
+            "id": lic.id,
+            "licence_no": lic.licence_no,
+            "licence_type": lic.licence_type,
+            "material_type": lic.material_type,
+            "holder_name": lic.holder_name,
+            "issued_at": lic.issued_at.isoformat(),
+            "valid_until": _iso(lic.valid_until),
+            "status": lic.status,
+            "case_id": lic.case_id,
+            "item_code": code,
+            "item_name": name,
+        }
+        for lic, code, name in rows
+    ]

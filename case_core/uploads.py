@@ -41,8 +41,9 @@ def sniff(data: bytes) -> str | None:
 
 
 def too_large(limits: UploadLimits) -> PayloadTooLarge:
-    return PayloadTooLarge(f"文件不能超过{limits.max_bytes // (1024 * 1024)}MB，请压缩后重新上传",
-                           max_bytes=limits.max_bytes)
+    return PayloadTooLarge(
+        f"文件不能超过{limits.max_bytes // (1024 * 1024)}MB，请压缩后重新上传", max_bytes=limits.max_bytes
+    )
 
 
 def check_file(data: bytes, limits: UploadLimits) -> CheckedFile:
@@ -67,8 +68,7 @@ def _check_image(data: bytes, kind: str, limits: UploadLimits) -> CheckedFile:
             with Image.open(io.BytesIO(data)) as img:
                 width, height = img.size
                 if width * height > limits.max_pixels:
-                    raise FileRejected(
-                        "image_too_large", "图片像素过大，请缩小后重新上传", width=width, height=height)
+                    raise FileRejected("image_too_large", "图片像素过大，请缩小后重新上传", width=width, height=height)
                 if img.format != ALLOWED[kind]:
                     raise UnsupportedMedia("文件内容与图片格式不符，请重新上传")
                 img.load()  # decodes fully: catches truncated and corrupt files

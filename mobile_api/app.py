@@ -37,16 +37,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ctx=CoreContext(
             cipher=FieldCipher(settings.resolved_secret),
             storage=LocalStorage(settings.data_dir / "files"),
-            limits=UploadLimits(settings.upload_max_bytes, settings.upload_max_pixels,
-                                settings.upload_max_pdf_pages),
+            limits=UploadLimits(settings.upload_max_bytes, settings.upload_max_pixels, settings.upload_max_pdf_pages),
             yellow_days=settings.light_yellow_days,
         ),
         tokens=TokenService(settings.resolved_secret, timedelta(minutes=settings.token_ttl_minutes)),
         read_sessions=make_sessionmaker(engine),
         write_sessions=make_sessionmaker(engine.execution_options(sqlite_immediate=True)),
         limiter=limiter,
-        wechat=MiniProgram(settings.wechat_appid, settings.wechat_secret, settings.wechat_api_base_url,
-                           settings.redis_url),
+        wechat=MiniProgram(
+            settings.wechat_appid, settings.wechat_secret, settings.wechat_api_base_url, settings.redis_url
+        ),
     )
 
     @asynccontextmanager
@@ -56,8 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await redis.aclose()
         await engine.dispose()
 
-    app = FastAPI(title="Weijian 卫健政务服务平台", version="0.1.0", lifespan=lifespan,
-                  description="T/CHIA 49-2024 卫生健康政务服务平台 — mobile API for applicants and staff.")
+    app = FastAPI(
+        title="Weijian 卫健政务服务平台",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="T/CHIA 49-2024 卫生健康政务服务平台 — mobile API for applicants and staff.",
+    )
     app.state.weijian = state
     app.state.engine = engine
     errors.install(app)

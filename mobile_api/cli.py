@@ -62,8 +62,14 @@ def main(argv: list[str] | None = None) -> int:
 
         _migrate(settings)
         settings.resolved_secret  # noqa: B018  (fail early, before workers start, when there is no key)
-        uvicorn.run("mobile_api.main:app", host=args.host, port=args.port, workers=args.workers,
-                    proxy_headers=True, log_level="info")
+        uvicorn.run(
+            "mobile_api.main:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            log_level="info",
+        )
     return 0
 
 

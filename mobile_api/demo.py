@@ -25,15 +25,24 @@ DEMO_STAFF: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-async def create_staff(session: AsyncSession, *, username: str, name: str, roles: tuple[str, ...],
-                       department: str, password: str) -> tuple[Staff, bool]:
+async def create_staff(
+    session: AsyncSession, *, username: str, name: str, roles: tuple[str, ...], department: str, password: str
+) -> tuple[Staff, bool]:
     """Create a staff account unless it exists (an existing one is left as it is). Returns (staff, created)."""
     existing = await session.scalar(select(Staff).where(Staff.username == username))
     if existing is not None:
         return existing, False
     dept = await catalogue.ensure_department(session, department)
-    staff = Staff(username=username, name=name, password_hash=hash_password(password), department_id=dept.id,
-                  roles=[str(r) for r in roles], active=True, failed_logins=0, created_at=utcnow())
+    staff = Staff(
+        username=username,
+        name=name,
+        password_hash=hash_password(password),
+        department_id=dept.id,
+        roles=[str(r) for r in roles],
+        active=True,
+        failed_logins=0,
+        created_at=utcnow(),
+    )
     session.add(staff)
     await session.flush()
     return staff, True
@@ -46,8 +55,9 @@ async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
     password = settings.demo_password or secrets.token_urlsafe(9)
     created = []
     for username, (name, roles) in DEMO_STAFF.items():
-        _, was_created = await create_staff(session, username=username, name=name, roles=roles,
-                                            department=DEMO_DEPARTMENT, password=password)
+        _, was_created = await create_staff(
+            session, username=username, name=name, roles=roles, department=DEMO_DEPARTMENT, password=password
+        )
         if was_created:
             created.append(username)
     report["staff_created"] = created

@@ -35,7 +35,7 @@ class AppState:
 
 
 def app_state(request: Request) -> AppState:
-    return request.app.state.weijian  # type: ignore[no-any-return]
+    return request.app.state.weijian
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -69,8 +69,7 @@ def current_staff(request: Request) -> StaffPrincipal:
 
 
 def request_info(request: Request) -> RequestInfo:
-    return RequestInfo(ip=request.client.host if request.client else None,
-                       user_agent=request.headers.get("user-agent"))
+    return RequestInfo(ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"))
 
 
 def core_context(request: Request) -> CoreContext:

@@ -27,10 +27,17 @@ class TokenService:
         return self._encode({"sub": str(applicant_id), "typ": "applicant"}, now)
 
     def for_staff(self, staff: StaffPrincipal, now: datetime) -> str:
-        return self._encode({
-            "sub": str(staff.id), "typ": "staff", "name": staff.name, "roles": sorted(staff.roles),
-            "dept": staff.department_id, "path": staff.department_path,
-        }, now)
+        return self._encode(
+            {
+                "sub": str(staff.id),
+                "typ": "staff",
+                "name": staff.name,
+                "roles": sorted(staff.roles),
+                "dept": staff.department_id,
+                "path": staff.department_path,
+            },
+            now,
+        )
 
     def decode(self, token: str) -> dict[str, Any]:
         try:
@@ -50,5 +57,10 @@ class TokenService:
         claims = self.decode(token)
         if claims.get("typ") != "staff":
             raise Unauthenticated("请使用工作人员账号登录")
-        return StaffPrincipal(id=int(claims["sub"]), name=claims.get("name", ""), roles=frozenset(claims["roles"]),
-                              department_id=int(claims["dept"]), department_path=claims["path"])
+        return StaffPrincipal(
+            id=int(claims["sub"]),
+            name=claims.get("name", ""),
+            roles=frozenset(claims["roles"]),
+            department_id=int(claims["dept"]),
+            department_path=claims["path"],
+        )

@@ -34,15 +34,16 @@ class ConfigurableWeChatClient(WeChatClient):
     in ``fetch_access_token``; every other call already honours ``API_BASE_URL``)."""
 
     def fetch_access_token(self) -> dict[str, Any]:
-        return self._fetch_access_token(  # type: ignore[no-any-return]
+        return self._fetch_access_token(
             url=f"{self.API_BASE_URL}cgi-bin/token",
             params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
         )
 
 
 class MiniProgram:
-    def __init__(self, appid: str, secret: str, api_base_url: str, redis_url: str | None = None,
-                 timeout: float = 5.0) -> None:
+    def __init__(
+        self, appid: str, secret: str, api_base_url: str, redis_url: str | None = None, timeout: float = 5.0
+    ) -> None:
         self.configured = bool(appid and secret)
         storage: Any = MemoryStorage()
         if redis_url:

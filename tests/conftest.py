@@ -24,8 +24,18 @@ if os.environ.get("CI") and not (PG_URL and REDIS_URL):
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # Rows the tests create; the catalogue, calendar and departments stay loaded for the whole session.
-DYNAMIC_TABLES = ("audit_log", "evaluations", "licences", "notices", "clock_pauses", "materials", "case_events",
-                  "cases", "serial_counters", "applicants")
+DYNAMIC_TABLES = (
+    "audit_log",
+    "evaluations",
+    "licences",
+    "notices",
+    "clock_pauses",
+    "materials",
+    "case_events",
+    "cases",
+    "serial_counters",
+    "applicants",
+)
 DEMO_PASSWORD = "test-Passw0rd"
 
 
@@ -66,10 +76,18 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory, fake_wechat
         assert PG_URL
         url, redis_url = PG_URL, REDIS_URL
         _reset_postgres(url)
-    s = Settings(database_url=url, data_dir=data_dir, redis_url=redis_url, secret_key="test-secret-key",
-                 wechat_appid=fake_wechat.appid, wechat_secret=fake_wechat.secret,
-                 wechat_api_base_url=fake_wechat.url, demo_password=DEMO_PASSWORD,
-                 seed_dir=Path(__file__).resolve().parent.parent / "data", _env_file=None)
+    s = Settings(
+        database_url=url,
+        data_dir=data_dir,
+        redis_url=redis_url,
+        secret_key="test-secret-key",
+        wechat_appid=fake_wechat.appid,
+        wechat_secret=fake_wechat.secret,
+        wechat_api_base_url=fake_wechat.url,
+        demo_password=DEMO_PASSWORD,
+        seed_dir=Path(__file__).resolve().parent.parent / "data",
+        _env_file=None,
+    )
     upgrade(url)
 
     async def seed() -> None:
@@ -79,8 +97,14 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory, fake_wechat
         async with make_sessionmaker(engine)() as session, session.begin():
             await load_demo(session, s)
             # A second department outside the demo staff's scope, for the data-scope tests.
-            await create_staff(session, username="other_clerk", name="外区收件员", roles=tuple(DEMO_STAFF["shouli"][1]),
-                               department="深圳市卫生健康委员会", password=DEMO_PASSWORD)
+            await create_staff(
+                session,
+                username="other_clerk",
+                name="外区收件员",
+                roles=tuple(DEMO_STAFF["shouli"][1]),
+                department="深圳市卫生健康委员会",
+                password=DEMO_PASSWORD,
+            )
         await engine.dispose()
 
     asyncio.run(seed())

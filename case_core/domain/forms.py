@@ -37,18 +37,18 @@ class FieldDef:
     @property
     def sensitive(self) -> bool:
         """Personal data: encrypted at rest, masked in responses."""
-        return (
-            self.type in ("id_number", "phone")
-            or self.key.endswith("address")
-            or self.validator == "Luhn"
-        )
+        return self.type in ("id_number", "phone") or self.key.endswith("address") or self.validator == "Luhn"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FieldDef:
         return cls(
-            key=d["key"], label=d.get("label", d["key"]), type=d.get("type", "string"),
-            required=bool(d.get("required", False)), options=tuple(d.get("options") or ()),
-            validator=d.get("validator"), multiple=bool(d.get("multiple", False)),
+            key=d["key"],
+            label=d.get("label", d["key"]),
+            type=d.get("type", "string"),
+            required=bool(d.get("required", False)),
+            options=tuple(d.get("options") or ()),
+            validator=d.get("validator"),
+            multiple=bool(d.get("multiple", False)),
         )
 
 
@@ -95,8 +95,7 @@ def _check_value(f: FieldDef, value: Any, form: Mapping[str, Any]) -> tuple[Any,
         return text, f"{f.label}不是有效的电子邮箱地址"
     if f.validator == "GB 32100":
         compact = uscc.compact(text)
-        ok = uscc.is_valid(compact)
-        return compact, None if ok else f"{f.label}不是有效的统一社会信用代码，请核对后重新填写"
+        return compact, None if uscc.is_valid(compact) else f"{f.label}不是有效的统一社会信用代码，请核对后重新填写"
     if f.validator == "Luhn":
         compact = text.replace(" ", "")
         if not compact.isdigit() or not luhn.is_valid(compact):

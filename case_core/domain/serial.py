@@ -30,4 +30,4 @@ def normalize(text: str) -> str:
 
 def is_valid_serial(text: str) -> bool:
     match = _PATTERN.match(normalize(text))
-    return bool(match) and mod_11_2.is_valid(match.group(1))
+    return match is not None and mod_11_2.is_valid(match.group(1))

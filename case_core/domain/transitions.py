@@ -112,26 +112,56 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(A.SUBMIT, frozenset({S.DRAFT, S.SUPPLEMENT_REQUESTED}), S.SUBMITTED, APPLICANT_ONLY,
-         ("form_complete", "materials_complete", "delivery_chosen")),
+    Rule(
+        A.SUBMIT,
+        frozenset({S.DRAFT, S.SUPPLEMENT_REQUESTED}),
+        S.SUBMITTED,
+        APPLICANT_ONLY,
+        ("form_complete", "materials_complete", "delivery_chosen"),
+    ),
     Rule(A.WITHDRAW, frozenset({S.SUBMITTED, S.SUPPLEMENT_REQUESTED}), S.WITHDRAWN, APPLICANT_ONLY),
     Rule(A.ACCEPT, frozenset({S.SUBMITTED}), S.ACCEPTED, INTAKE),
     Rule(A.NOT_ACCEPT, frozenset({S.SUBMITTED}), S.NOT_ACCEPTED, INTAKE, ("reason_given",)),
-    Rule(A.REQUEST_SUPPLEMENT, frozenset({S.SUBMITTED}), S.SUPPLEMENT_REQUESTED, INTAKE,
-         ("defects_given", "first_supplement")),
+    Rule(
+        A.REQUEST_SUPPLEMENT,
+        frozenset({S.SUBMITTED}),
+        S.SUPPLEMENT_REQUESTED,
+        INTAKE,
+        ("defects_given", "first_supplement"),
+    ),
     Rule(A.APPROVE, frozenset({S.ACCEPTED}), None, STEP_ROLE, ("at_decision_step",)),
     Rule(A.DENY, frozenset({S.ACCEPTED}), S.DENIED, STEP_ROLE, ("at_decision_step", "opinion_given")),
     Rule(A.SUSPEND, frozenset({S.ACCEPTED}), S.SUSPENDED, CASEWORK, ("reason_given",)),
     Rule(A.RESUME, frozenset({S.SUSPENDED}), S.ACCEPTED, CASEWORK),
-    Rule(A.EXTEND, frozenset({S.ACCEPTED, S.SUSPENDED}), None, CASEWORK,
-         ("days_positive", "reason_given", "within_legal_limit")),
-    Rule(A.ABORT, frozenset({S.ACCEPTED, S.SUSPENDED, S.APPROVED}), S.ABORTED, frozenset({Role.LEADER}),
-         ("reason_given",)),
+    Rule(
+        A.EXTEND,
+        frozenset({S.ACCEPTED, S.SUSPENDED}),
+        None,
+        CASEWORK,
+        ("days_positive", "reason_given", "within_legal_limit"),
+    ),
+    Rule(
+        A.ABORT,
+        frozenset({S.ACCEPTED, S.SUSPENDED, S.APPROVED}),
+        S.ABORTED,
+        frozenset({Role.LEADER}),
+        ("reason_given",),
+    ),
     Rule(A.REVOKE, frozenset({S.APPROVED}), S.REVOKED, frozenset({Role.LEADER}), ("reason_given",)),
-    Rule(A.ISSUE_LICENCE, frozenset({S.APPROVED}), None, frozenset({Role.LICENCE_MAKER}),
-         ("licence_expected", "licence_not_issued")),
-    Rule(A.CONCLUDE, frozenset({S.APPROVED}), S.CONCLUDED, frozenset({Role.LICENCE_MAKER, Role.DISPATCH_CLERK}),
-         ("licence_issued_if_expected",)),
+    Rule(
+        A.ISSUE_LICENCE,
+        frozenset({S.APPROVED}),
+        None,
+        frozenset({Role.LICENCE_MAKER}),
+        ("licence_expected", "licence_not_issued"),
+    ),
+    Rule(
+        A.CONCLUDE,
+        frozenset({S.APPROVED}),
+        S.CONCLUDED,
+        frozenset({Role.LICENCE_MAKER, Role.DISPATCH_CLERK}),
+        ("licence_issued_if_expected",),
+    ),
     Rule(A.DELIVER, frozenset({S.CONCLUDED}), S.DELIVERED, frozenset({Role.WINDOW_CLERK, Role.DISPATCH_CLERK})),
 )
 
@@ -152,35 +182,61 @@ def _text(value: str | None) -> bool:
 
 
 PRECONDITIONS: dict[str, Callable[[CaseFacts, Params], None]] = {
-    "form_complete": lambda f, p: None if not f.form_errors else _fail(
-        "form_incomplete", "表单有未填写或填写有误的内容：" + "；".join(f.form_errors.values()),
-        fields=dict(f.form_errors)),
-    "materials_complete": lambda f, p: None if not f.missing_materials else _fail(
-        "materials_missing", "请补充以下材料：" + "、".join(f.missing_materials),
-        missing=list(f.missing_materials)),
-    "delivery_chosen": lambda f, p: None if not f.delivery_missing else _fail(
-        "delivery_missing", "请选择" + "、".join(f.delivery_missing), missing=list(f.delivery_missing)),
-    "reason_given": lambda f, p: None if _text(p.reason) or _text(p.opinion) else _fail(
-        "reason_required", "请填写理由"),
-    "opinion_given": lambda f, p: None if _text(p.opinion) or _text(p.reason) else _fail(
-        "opinion_required", "请填写审批意见"),
-    "defects_given": lambda f, p: None if p.defects and all(_text(d.reason) for d in p.defects) else _fail(
-        "defects_required", "一次性告知补正须逐项列明需补正的材料或内容及原因"),
-    "first_supplement": lambda f, p: None if f.supplement_count == 0 else _fail(
-        "supplement_already_requested", "该办件已一次性告知过补正内容，不能再次要求补正"),
-    "at_decision_step": lambda f, p: None if (f.current_step and f.current_step.key in DECISION_STEPS) else _fail(
-        "not_a_decision_step", "办件当前环节不是审批环节"),
+    "form_complete": lambda f, p: (
+        None
+        if not f.form_errors
+        else _fail(
+            "form_incomplete",
+            "表单有未填写或填写有误的内容：" + "；".join(f.form_errors.values()),
+            fields=dict(f.form_errors),
+        )
+    ),
+    "materials_complete": lambda f, p: (
+        None
+        if not f.missing_materials
+        else _fail(
+            "materials_missing", "请补充以下材料：" + "、".join(f.missing_materials), missing=list(f.missing_materials)
+        )
+    ),
+    "delivery_chosen": lambda f, p: (
+        None
+        if not f.delivery_missing
+        else _fail("delivery_missing", "请选择" + "、".join(f.delivery_missing), missing=list(f.delivery_missing))
+    ),
+    "reason_given": lambda f, p: (
+        None if _text(p.reason) or _text(p.opinion) else _fail("reason_required", "请填写理由")
+    ),
+    "opinion_given": lambda f, p: (
+        None if _text(p.opinion) or _text(p.reason) else _fail("opinion_required", "请填写审批意见")
+    ),
+    "defects_given": lambda f, p: (
+        None
+        if p.defects and all(_text(d.reason) for d in p.defects)
+        else _fail("defects_required", "一次性告知补正须逐项列明需补正的材料或内容及原因")
+    ),
+    "first_supplement": lambda f, p: (
+        None
+        if f.supplement_count == 0
+        else _fail("supplement_already_requested", "该办件已一次性告知过补正内容，不能再次要求补正")
+    ),
+    "at_decision_step": lambda f, p: (
+        None
+        if (f.current_step and f.current_step.key in DECISION_STEPS)
+        else _fail("not_a_decision_step", "办件当前环节不是审批环节")
+    ),
     "days_positive": lambda f, p: None if (p.days or 0) > 0 else _fail("days_required", "请填写延长的工作日数"),
-    "within_legal_limit": lambda f, p: None if (
-        f.legal_days <= 0 or f.promised_days + f.extension_days + (p.days or 0) <= f.legal_days) else _fail(
-        "beyond_legal_limit", f"延时后的办理时限不能超过法定时限{f.legal_days}个工作日",
-        legal_days=f.legal_days),
-    "licence_expected": lambda f, p: None if f.licence_expected else _fail(
-        "no_licence_for_item", "该事项不核发证照"),
-    "licence_not_issued": lambda f, p: None if not f.licence_issued else _fail(
-        "licence_already_issued", "证照已签发"),
-    "licence_issued_if_expected": lambda f, p: None if (f.licence_issued or not f.licence_expected) else _fail(
-        "licence_not_issued", "请先签发证照再办结"),
+    "within_legal_limit": lambda f, p: (
+        None
+        if (f.legal_days <= 0 or f.promised_days + f.extension_days + (p.days or 0) <= f.legal_days)
+        else _fail(
+            "beyond_legal_limit", f"延时后的办理时限不能超过法定时限{f.legal_days}个工作日", legal_days=f.legal_days
+        )
+    ),
+    "licence_expected": lambda f, p: None if f.licence_expected else _fail("no_licence_for_item", "该事项不核发证照"),
+    "licence_not_issued": lambda f, p: None if not f.licence_issued else _fail("licence_already_issued", "证照已签发"),
+    "licence_issued_if_expected": lambda f, p: (
+        None if (f.licence_issued or not f.licence_expected) else _fail("licence_not_issued", "请先签发证照再办结")
+    ),
 }
 
 
@@ -249,8 +305,9 @@ def transition(facts: CaseFacts, action: Action, actor: Actor, params: Params = 
         step_index = None
 
     assert status is not None
-    return Outcome(status=status, step_index=step_index, extension_days=extension_days,
-                   supplement_count=supplement_count)
+    return Outcome(
+        status=status, step_index=step_index, extension_days=extension_days, supplement_count=supplement_count
+    )
 
 
 def clock_paused(status: Status | str, step: StepDef | None) -> bool:

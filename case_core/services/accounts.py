@@ -45,8 +45,8 @@ def verify_password(stored: str, password: str) -> bool:
 
 # ----------------------------------------------------------------------------------------------- applicants
 
-async def applicant_for_openid(session: AsyncSession, *, openid: str, unionid: str | None,
-                               now: datetime) -> Applicant:
+
+async def applicant_for_openid(session: AsyncSession, *, openid: str, unionid: str | None, now: datetime) -> Applicant:
     person = await session.scalar(select(Applicant).where(Applicant.openid == openid))
     if person is None:
         person = Applicant(openid=openid, unionid=unionid, created_at=now, updated_at=now)
@@ -59,11 +59,14 @@ async def applicant_for_openid(session: AsyncSession, *, openid: str, unionid: s
 
 def profile_out(person: Applicant, ctx: CoreContext, *, reveal: bool = False) -> dict[str, Any]:
     """Masked unless ``reveal``; revealing is for the owner or audited staff only (the caller decides)."""
+
     def clear(token: str | None) -> str | None:
         return ctx.cipher.decrypt(token) if token else None
 
     return {
-        "id": person.id, "name": person.name, "id_type": person.id_type,
+        "id": person.id,
+        "name": person.name,
+        "id_type": person.id_type,
         "id_number": clear(person.id_number_enc) if reveal else person.id_number_masked,
         "phone": clear(person.phone_enc) if reveal else person.phone_masked,
         "email": person.email,
@@ -72,8 +75,9 @@ def profile_out(person: Applicant, ctx: CoreContext, *, reveal: bool = False) ->
     }
 
 
-async def update_profile(session: AsyncSession, ctx: CoreContext, *, applicant: ApplicantPrincipal,
-                         values: dict[str, Any], now: datetime) -> Applicant:
+async def update_profile(
+    session: AsyncSession, ctx: CoreContext, *, applicant: ApplicantPrincipal, values: dict[str, Any], now: datetime
+) -> Applicant:
     person = await session.get(Applicant, applicant.id)
     if person is None:
         raise NotFound("用户")
@@ -99,8 +103,16 @@ async def update_profile(session: AsyncSession, ctx: CoreContext, *, applicant: 
     return person
 
 
-async def reveal_applicant(session: AsyncSession, ctx: CoreContext, *, applicant_id: int, staff: StaffPrincipal,
-                           now: datetime, info: RequestInfo | None, case_id: int | None = None) -> dict[str, Any]:
+async def reveal_applicant(
+    session: AsyncSession,
+    ctx: CoreContext,
+    *,
+    applicant_id: int,
+    staff: StaffPrincipal,
+    now: datetime,
+    info: RequestInfo | None,
+    case_id: int | None = None,
+) -> dict[str, Any]:
     """A staff read of an applicant's personal data in the clear: permission-checked and audited."""
     from case_core.domain.errors import Forbidden
     from case_core.domain.states import Role
@@ -110,13 +122,22 @@ async def reveal_applicant(session: AsyncSession, ctx: CoreContext, *, applicant
     person = await session.get(Applicant, applicant_id)
     if person is None:
         raise NotFound("用户")
-    audit.record(session, actor_type="staff", actor_id=staff.id, action="pii.read", now=now, info=info,
-                 case_id=case_id, target=f"applicant:{applicant_id}", detail={"fields": ["id_number", "phone",
-                                                                                           "address"]})
+    audit.record(
+        session,
+        actor_type="staff",
+        actor_id=staff.id,
+        action="pii.read",
+        now=now,
+        info=info,
+        case_id=case_id,
+        target=f"applicant:{applicant_id}",
+        detail={"fields": ["id_number", "phone", "address"]},
+    )
     return profile_out(person, ctx, reveal=True)
 
 
 # ----------------------------------------------------------------------------------------------- staff
+
 
 @dataclass(frozen=True)
 class LoginOutcome:
@@ -124,9 +145,16 @@ class LoginOutcome:
     error: CaseError | None
 
 
-async def authenticate_staff(session: AsyncSession, *, username: str, password: str, now: datetime,
-                             max_failures: int, lockout: timedelta, info: RequestInfo | None = None
-                             ) -> LoginOutcome:
+async def authenticate_staff(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    now: datetime,
+    max_failures: int,
+    lockout: timedelta,
+    info: RequestInfo | None = None,
+) -> LoginOutcome:
     """Check a password. Failures are counted in the row (so the caller must commit even on failure)."""
     staff = await session.scalar(select(Staff).where(Staff.username == username))
     bad = Unauthenticated("用户名或密码错误")
@@ -157,5 +185,6 @@ _DUMMY_HASH = hash_password("weijian-dummy-password")
 async def staff_principal(session: AsyncSession, staff: Staff) -> StaffPrincipal:
     dept = await session.get(Department, staff.department_id)
     assert dept is not None
-    return StaffPrincipal(id=staff.id, name=staff.name, roles=frozenset(staff.roles),
-                          department_id=dept.id, department_path=dept.path)
+    return StaffPrincipal(
+        id=staff.id, name=staff.name, roles=frozenset(staff.roles), department_id=dept.id, department_path=dept.path
+    )

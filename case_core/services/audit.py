@@ -11,10 +11,27 @@ from case_core.models import AuditEntry
 from case_core.principals import RequestInfo
 
 
-def record(session: AsyncSession, *, actor_type: str, actor_id: int | None, action: str, now: datetime,
-           info: RequestInfo | None = None, case_id: int | None = None, target: str | None = None,
-           detail: dict[str, Any] | None = None) -> None:
-    session.add(AuditEntry(
-        at=now, actor_type=actor_type, actor_id=actor_id, action=action, case_id=case_id, target=target,
-        detail=detail, ip=info.ip if info else None,
-    ))
+def record(
+    session: AsyncSession,
+    *,
+    actor_type: str,
+    actor_id: int | None,
+    action: str,
+    now: datetime,
+    info: RequestInfo | None = None,
+    case_id: int | None = None,
+    target: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            action=action,
+            case_id=case_id,
+            target=target,
+            detail=detail,
+            ip=info.ip if info else None,
+        )
+    )

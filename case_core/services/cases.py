@@ -39,8 +39,10 @@ NAME_KEYS = ("applicant_name", "entity_name", "institution_name", "newborn_name"
 
 # ----------------------------------------------------------------------------------------------- loading
 
-async def get_for_applicant(session: AsyncSession, *, case_id: int, applicant: ApplicantPrincipal,
-                            for_update: bool = False) -> Case:
+
+async def get_for_applicant(
+    session: AsyncSession, *, case_id: int, applicant: ApplicantPrincipal, for_update: bool = False
+) -> Case:
     """The applicant's own case; another's is reported as not found (404, never 403)."""
     case = await session.get(Case, case_id, with_for_update=for_update)
     if case is None or case.applicant_id != applicant.id:
@@ -65,9 +67,10 @@ async def get_for_staff(session: AsyncSession, *, case_id: int, staff: StaffPrin
 
 # ----------------------------------------------------------------------------------------------- drafts
 
+
 async def _next_serial(session: AsyncSession, day: date) -> str:
     key = f"{day:%Y%m%d}"
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(SerialCounter).values(day=key, last=1)
     stmt = stmt.on_conflict_do_update(index_elements=["day"], set_={"last": SerialCounter.last + 1})
@@ -84,20 +87,39 @@ async def create(session: AsyncSession, *, applicant: ApplicantPrincipal, item_c
     person = await session.get(Applicant, applicant.id)
     result = item.data.get("result") or {}
     case = Case(
-        serial_no=await _next_serial(session, local_date(now)), applicant_id=applicant.id,
-        applicant_name=person.name if person else None, item_id=item.id, item_code=item.code,
-        item_name=item.name, department_id=item.department_id, form_version_id=item.form_version_id,
-        process_version_id=item.process_version_id, status=Status.DRAFT, form_masked={}, delivery_masked={},
-        materials_doc=[], notices_doc=[],
+        serial_no=await _next_serial(session, local_date(now)),
+        applicant_id=applicant.id,
+        applicant_name=person.name if person else None,
+        item_id=item.id,
+        item_code=item.code,
+        item_name=item.name,
+        department_id=item.department_id,
+        form_version_id=item.form_version_id,
+        process_version_id=item.process_version_id,
+        status=Status.DRAFT,
+        form_masked={},
+        delivery_masked={},
+        materials_doc=[],
+        notices_doc=[],
         promised_limit_working_days=item.promised_limit_working_days,
         legal_limit_working_days=item.legal_limit_working_days,
         licence_expected=bool(result.get("e_licence")) or result.get("licence_type") not in (None, "none"),
-        created_at=now, updated_at=now,
+        created_at=now,
+        updated_at=now,
     )
     session.add(case)
     await session.flush()
-    _event(session, case, actor_type="applicant", actor_id=applicant.id, actor_name=None, action="create",
-           from_status=None, to_status=Status.DRAFT, now=now)
+    _event(
+        session,
+        case,
+        actor_type="applicant",
+        actor_id=applicant.id,
+        actor_name=None,
+        action="create",
+        from_status=None,
+        to_status=Status.DRAFT,
+        now=now,
+    )
     await _flush(session)
     return case
 
@@ -141,7 +163,9 @@ def _clean_delivery(item_data: dict[str, Any], delivery: dict[str, Any]) -> tupl
     if "pickup" in cleaned and cleaned["pickup"] not in pickups:
         errors["delivery.pickup"] = "证件领取方式须为：" + "、".join(pickups)
     if "recipient_phone" in cleaned:
-        _, err = clean_form([FieldDef("recipient_phone", "收件人电话", "phone")], {"recipient_phone": cleaned["recipient_phone"]})
+        _, err = clean_form(
+            [FieldDef("recipient_phone", "收件人电话", "phone")], {"recipient_phone": cleaned["recipient_phone"]}
+        )
         errors.update({f"delivery.{k}": v for k, v in err.items()})
     return cleaned, errors
 
@@ -158,8 +182,16 @@ def _delivery_missing(delivery: dict[str, Any]) -> tuple[str, ...]:
     return tuple(missing)
 
 
-async def save_draft(session: AsyncSession, ctx: CoreContext, *, case_id: int, applicant: ApplicantPrincipal,
-                     form: dict[str, Any] | None, delivery: dict[str, Any] | None, now: datetime) -> Case:
+async def save_draft(
+    session: AsyncSession,
+    ctx: CoreContext,
+    *,
+    case_id: int,
+    applicant: ApplicantPrincipal,
+    form: dict[str, Any] | None,
+    delivery: dict[str, Any] | None,
+    now: datetime,
+) -> Case:
     """暂存: merge the given values into the draft. Any invalid value refuses the whole save (422)."""
     case = await get_for_applicant(session, case_id=case_id, applicant=applicant)
     if case.status not in EDITABLE_STATUSES:
@@ -191,9 +223,10 @@ async def save_draft(session: AsyncSession, ctx: CoreContext, *, case_id: int, a
         raise FieldInvalid(errors)
     case.secret = ctx.cipher.encrypt_json({"form": merged_form, "delivery": merged_delivery})
     case.form_masked = _mask_form(fields, merged_form)
-    case.delivery_masked = {k: (mask_by_kind("text", v) if k == "address" else
-                                mask_by_kind("phone", v) if k == "recipient_phone" else v)
-                            for k, v in merged_delivery.items()}
+    case.delivery_masked = {
+        k: (mask_by_kind("text", v) if k == "address" else mask_by_kind("phone", v) if k == "recipient_phone" else v)
+        for k, v in merged_delivery.items()
+    }
     name = next((merged_form[k] for k in NAME_KEYS if merged_form.get(k)), None)
     if name:
         case.applicant_name = str(name)[:64]
@@ -203,6 +236,7 @@ async def save_draft(session: AsyncSession, ctx: CoreContext, *, case_id: int, a
 
 
 # ----------------------------------------------------------------------------------------------- transitions
+
 
 @dataclass(frozen=True)
 class ActionRequest:
@@ -217,8 +251,14 @@ class ActionRequest:
         return Params(opinion=self.opinion, reason=self.reason, days=self.days, defects=self.defects)
 
 
-async def _facts(session: AsyncSession, ctx: CoreContext, case: Case, fields: tuple[FieldDef, ...],
-                 steps: tuple[StepDef, ...], action: Action) -> CaseFacts:
+async def _facts(
+    session: AsyncSession,
+    ctx: CoreContext,
+    case: Case,
+    fields: tuple[FieldDef, ...],
+    steps: tuple[StepDef, ...],
+    action: Action,
+) -> CaseFacts:
     facts: dict[str, Any] = {}
     if action is Action.SUBMIT:
         item = await get_item(session, case.item_code)
@@ -239,20 +279,48 @@ async def _facts(session: AsyncSession, ctx: CoreContext, case: Case, fields: tu
     if action in (Action.ISSUE_LICENCE, Action.CONCLUDE):
         licence_issued = (await session.scalar(select(func.count()).where(Licence.case_id == case.id)) or 0) > 0
     return CaseFacts(
-        status=Status(case.status), steps=steps, step_index=case.step_index,
-        supplement_count=case.supplement_count, extension_days=case.extension_days,
-        promised_days=case.promised_limit_working_days, legal_days=case.legal_limit_working_days,
-        licence_expected=case.licence_expected, licence_issued=licence_issued, **facts,
+        status=Status(case.status),
+        steps=steps,
+        step_index=case.step_index,
+        supplement_count=case.supplement_count,
+        extension_days=case.extension_days,
+        promised_days=case.promised_limit_working_days,
+        legal_days=case.legal_limit_working_days,
+        licence_expected=case.licence_expected,
+        licence_issued=licence_issued,
+        **facts,
     )
 
 
-def _event(session: AsyncSession, case: Case, *, actor_type: str, actor_id: int | None, actor_name: str | None,
-           action: str, from_status: str | None, to_status: str | None, now: datetime, opinion: str | None = None,
-           data: dict[str, Any] | None = None) -> None:
-    session.add(CaseEvent(
-        case_id=case.id, at=now, actor_type=actor_type, actor_id=actor_id, actor_name=actor_name, action=action,
-        from_status=from_status, to_status=to_status, step_key=case.step_key, opinion=opinion, data=data,
-    ))
+def _event(
+    session: AsyncSession,
+    case: Case,
+    *,
+    actor_type: str,
+    actor_id: int | None,
+    actor_name: str | None,
+    action: str,
+    from_status: str | None,
+    to_status: str | None,
+    now: datetime,
+    opinion: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            at=now,
+            actor_type=actor_type,
+            actor_id=actor_id,
+            actor_name=actor_name,
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            step_key=case.step_key,
+            opinion=opinion,
+            data=data,
+        )
+    )
     case.event_count = (case.event_count or 0) + 1
 
 
@@ -268,8 +336,9 @@ async def _flush(session: AsyncSession) -> None:
         raise
 
 
-async def _update_clock(session: AsyncSession, ctx: CoreContext, case: Case, steps: tuple[StepDef, ...],
-                        was_paused: bool, now: datetime) -> None:
+async def _update_clock(
+    session: AsyncSession, ctx: CoreContext, case: Case, steps: tuple[StepDef, ...], was_paused: bool, now: datetime
+) -> None:
     step = steps[case.step_index] if case.step_index is not None and case.step_index < len(steps) else None
     finished = case.status in FINISHED_STATUSES
     paused = not finished and clock_paused(case.status, step)
@@ -283,7 +352,8 @@ async def _update_clock(session: AsyncSession, ctx: CoreContext, case: Case, ste
             _, case.paused_days_left = light_for(cal, Deadline(case.due_date, False, False), now)
     elif was_paused and not paused:
         open_pause = await session.scalar(
-            select(ClockPause).where(ClockPause.case_id == case.id, ClockPause.ended_at.is_(None)))
+            select(ClockPause).where(ClockPause.case_id == case.id, ClockPause.ended_at.is_(None))
+        )
         if open_pause is not None:
             open_pause.ended_at = now
         case.paused_since = None
@@ -294,7 +364,9 @@ async def _update_clock(session: AsyncSession, ctx: CoreContext, case: Case, ste
     rows = (await session.scalars(select(ClockPause).where(ClockPause.case_id == case.id))).all()
     cal = await calendar.get_calendar(session)
     deadline = compute_deadline(
-        cal, local_date(case.accepted_at), case.promised_limit_working_days + case.extension_days,
+        cal,
+        local_date(case.accepted_at),
+        case.promised_limit_working_days + case.extension_days,
         [Pause(local_date(p.started_at), local_date(p.ended_at) if p.ended_at else None) for p in rows],
         today=local_date(now),
     )
@@ -313,16 +385,23 @@ async def _issue_licence(session: AsyncSession, case: Case, now: datetime) -> Li
         except ValueError:  # 29 February
             valid_until = today.replace(year=today.year + int(years), day=28)
     licence = Licence(
-        case_id=case.id, applicant_id=case.applicant_id, licence_type=result.get("licence_type") or item.name,
-        material_type=result.get("material_id"), licence_no="ZZ" + case.serial_no[2:],
-        holder_name=case.applicant_name, issued_at=now, valid_until=valid_until, status="valid",
+        case_id=case.id,
+        applicant_id=case.applicant_id,
+        licence_type=result.get("licence_type") or item.name,
+        material_type=result.get("material_id"),
+        licence_no="ZZ" + case.serial_no[2:],
+        holder_name=case.applicant_name,
+        issued_at=now,
+        valid_until=valid_until,
+        status="valid",
     )
     session.add(licence)
     return licence
 
 
-async def _defect_lines(session: AsyncSession, fields: tuple[FieldDef, ...], item_code: str,
-                        defects: tuple[Defect, ...]) -> list[dict[str, Any]]:
+async def _defect_lines(
+    session: AsyncSession, fields: tuple[FieldDef, ...], item_code: str, defects: tuple[Defect, ...]
+) -> list[dict[str, Any]]:
     from case_core.catalogue import material_type_names
 
     item = await get_item(session, item_code)
@@ -345,9 +424,19 @@ async def _defect_lines(session: AsyncSession, fields: tuple[FieldDef, ...], ite
     return lines
 
 
-async def _apply(session: AsyncSession, ctx: CoreContext, case: Case, request: ActionRequest, *,
-                 actor_type: str, actor_id: int, actor_name: str | None, roles: frozenset[str], now: datetime,
-                 info: RequestInfo | None) -> Case:
+async def _apply(
+    session: AsyncSession,
+    ctx: CoreContext,
+    case: Case,
+    request: ActionRequest,
+    *,
+    actor_type: str,
+    actor_id: int,
+    actor_name: str | None,
+    roles: frozenset[str],
+    now: datetime,
+    info: RequestInfo | None,
+) -> Case:
     from case_core.domain.transitions import Actor
 
     fields, steps = await versions_for(session, case.form_version_id, case.process_version_id)
@@ -355,8 +444,11 @@ async def _apply(session: AsyncSession, ctx: CoreContext, case: Case, request: A
     actor = Actor(kind=actor_type, id=actor_id, roles=roles, name=actor_name or "")  # type: ignore[arg-type]
     outcome = transition(facts, request.action, actor, request.params)
 
-    defects = (await _defect_lines(session, fields, case.item_code, request.defects)
-               if request.action is Action.REQUEST_SUPPLEMENT else None)
+    defects = (
+        await _defect_lines(session, fields, case.item_code, request.defects)
+        if request.action is Action.REQUEST_SUPPLEMENT
+        else None
+    )
     old_status = case.status
     was_paused = case.paused_since is not None
     case.status = outcome.status
@@ -382,37 +474,87 @@ async def _apply(session: AsyncSession, ctx: CoreContext, case: Case, request: A
         data["days"] = request.days
     if request.reason and request.opinion:
         data["reason"] = request.reason
-    _event(session, case, actor_type=actor_type, actor_id=actor_id, actor_name=actor_name,
-           action=request.action, from_status=old_status, to_status=outcome.status, now=now,
-           opinion=request.opinion or request.reason, data=data or None)
+    _event(
+        session,
+        case,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        action=request.action,
+        from_status=old_status,
+        to_status=outcome.status,
+        now=now,
+        opinion=request.opinion or request.reason,
+        data=data or None,
+    )
     text = compose(
-        request.action, serial_no=case.serial_no, item_name=case.item_name, applicant_name=case.applicant_name,
-        now=now, opinion=request.opinion or request.reason, defects=defects, days=request.days,
+        request.action,
+        serial_no=case.serial_no,
+        item_name=case.item_name,
+        applicant_name=case.applicant_name,
+        now=now,
+        opinion=request.opinion or request.reason,
+        defects=defects,
+        days=request.days,
         due=f"{case.due_date:%Y年%m月%d日}" if case.due_date else None,
-        final_approval=outcome.status == Status.APPROVED, licence_no=licence.licence_no if licence else None,
+        final_approval=outcome.status == Status.APPROVED,
+        licence_no=licence.licence_no if licence else None,
     )
     if text is not None:
-        session.add(Notice(case_id=case.id, kind=text.kind, title=text.title, body=text.body, defects=defects,
-                           created_at=now))
-        case.notices_doc = [*case.notices_doc, {"kind": text.kind, "title": text.title, "body": text.body,
-                                                "defects": defects, "created_at": now.isoformat()}]
-    audit.record(session, actor_type=actor_type, actor_id=actor_id, action=f"case.{request.action}", now=now,
-                 info=info, case_id=case.id, detail={"from": old_status, "to": outcome.status})
+        session.add(
+            Notice(case_id=case.id, kind=text.kind, title=text.title, body=text.body, defects=defects, created_at=now)
+        )
+        case.notices_doc = [
+            *case.notices_doc,
+            {
+                "kind": text.kind,
+                "title": text.title,
+                "body": text.body,
+                "defects": defects,
+                "created_at": now.isoformat(),
+            },
+        ]
+    audit.record(
+        session,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        action=f"case.{request.action}",
+        now=now,
+        info=info,
+        case_id=case.id,
+        detail={"from": old_status, "to": outcome.status},
+    )
     await _flush(session)
     return case
 
 
-async def submit(session: AsyncSession, ctx: CoreContext, *, case_id: int, applicant: ApplicantPrincipal,
-                 now: datetime, info: RequestInfo | None = None) -> Case:
+async def submit(
+    session: AsyncSession,
+    ctx: CoreContext,
+    *,
+    case_id: int,
+    applicant: ApplicantPrincipal,
+    now: datetime,
+    info: RequestInfo | None = None,
+) -> Case:
     """申办 / 补正后重新提交. Idempotent: a second tap on an already submitted case changes nothing."""
     case = await get_for_applicant(session, case_id=case_id, applicant=applicant)
     if case.status == Status.SUBMITTED:
         return case
     try:
         async with session.begin_nested():
-            return await _apply(session, ctx, case, ActionRequest(Action.SUBMIT), actor_type="applicant",
-                                actor_id=applicant.id, actor_name=case.applicant_name, roles=frozenset(), now=now,
-                                info=info)
+            return await _apply(
+                session,
+                ctx,
+                case,
+                ActionRequest(Action.SUBMIT),
+                actor_type="applicant",
+                actor_id=applicant.id,
+                actor_name=case.applicant_name,
+                roles=frozenset(),
+                now=now,
+                info=info,
+            )
     except Conflict:
         # Two taps raced and the other one won: that is the one submission; answer with it.
         await session.refresh(case)
@@ -421,22 +563,58 @@ async def submit(session: AsyncSession, ctx: CoreContext, *, case_id: int, appli
         raise
 
 
-async def withdraw(session: AsyncSession, ctx: CoreContext, *, case_id: int, applicant: ApplicantPrincipal,
-                   now: datetime, reason: str | None = None, info: RequestInfo | None = None) -> Case:
+async def withdraw(
+    session: AsyncSession,
+    ctx: CoreContext,
+    *,
+    case_id: int,
+    applicant: ApplicantPrincipal,
+    now: datetime,
+    reason: str | None = None,
+    info: RequestInfo | None = None,
+) -> Case:
     case = await get_for_applicant(session, case_id=case_id, applicant=applicant)
-    return await _apply(session, ctx, case, ActionRequest(Action.WITHDRAW, reason=reason), actor_type="applicant",
-                        actor_id=applicant.id, actor_name=case.applicant_name, roles=frozenset(), now=now, info=info)
+    return await _apply(
+        session,
+        ctx,
+        case,
+        ActionRequest(Action.WITHDRAW, reason=reason),
+        actor_type="applicant",
+        actor_id=applicant.id,
+        actor_name=case.applicant_name,
+        roles=frozenset(),
+        now=now,
+        info=info,
+    )
 
 
-async def act(session: AsyncSession, ctx: CoreContext, *, case_id: int, staff: StaffPrincipal,
-              request: ActionRequest, now: datetime, info: RequestInfo | None = None,
-              expected_version: int | None = None) -> Case:
+async def act(
+    session: AsyncSession,
+    ctx: CoreContext,
+    *,
+    case_id: int,
+    staff: StaffPrincipal,
+    request: ActionRequest,
+    now: datetime,
+    info: RequestInfo | None = None,
+    expected_version: int | None = None,
+) -> Case:
     """A staff action on one case in the staff member's scope."""
     case = await get_for_staff(session, case_id=case_id, staff=staff)
     if expected_version is not None and case.version != expected_version:
         raise Conflict(current_version=case.version)
-    return await _apply(session, ctx, case, request, actor_type="staff", actor_id=staff.id, actor_name=staff.name,
-                        roles=staff.roles, now=now, info=info)
+    return await _apply(
+        session,
+        ctx,
+        case,
+        request,
+        actor_type="staff",
+        actor_id=staff.id,
+        actor_name=staff.name,
+        roles=staff.roles,
+        now=now,
+        info=info,
+    )
 
 
 @dataclass(frozen=True)
@@ -447,8 +625,16 @@ class BatchResult:
     error: dict[str, Any] | None = None
 
 
-async def act_batch(session: AsyncSession, ctx: CoreContext, *, case_ids: list[int], staff: StaffPrincipal,
-                    request: ActionRequest, now: datetime, info: RequestInfo | None = None) -> list[BatchResult]:
+async def act_batch(
+    session: AsyncSession,
+    ctx: CoreContext,
+    *,
+    case_ids: list[int],
+    staff: StaffPrincipal,
+    request: ActionRequest,
+    now: datetime,
+    info: RequestInfo | None = None,
+) -> list[BatchResult]:
     """批量处理 (6.4.1, 6.4.3): each case in its own savepoint, so one refusal does not undo the others."""
     if request.action not in (Action.APPROVE, Action.CONCLUDE):
         raise ValidationFailed("批量处理仅支持批量审批通过和批量办结", action=request.action)
@@ -465,13 +651,20 @@ async def act_batch(session: AsyncSession, ctx: CoreContext, *, case_ids: list[i
 
 # ----------------------------------------------------------------------------------------------- evaluation
 
-EVALUABLE = frozenset(set(Status) - {Status.DRAFT, Status.SUBMITTED, Status.SUPPLEMENT_REQUESTED,
-                                     Status.WITHDRAWN})
+EVALUABLE = frozenset(set(Status) - {Status.DRAFT, Status.SUBMITTED, Status.SUPPLEMENT_REQUESTED, Status.WITHDRAWN})
 LEVEL_LABELS = {1: "非常不满意", 2: "不满意", 3: "基本满意", 4: "满意", 5: "非常满意"}
 
 
-async def evaluate(session: AsyncSession, *, case_id: int, applicant: ApplicantPrincipal, level: int,
-                   aspects: dict[str, int] | None, comment: str | None, now: datetime) -> Evaluation:
+async def evaluate(
+    session: AsyncSession,
+    *,
+    case_id: int,
+    applicant: ApplicantPrincipal,
+    level: int,
+    aspects: dict[str, int] | None,
+    comment: str | None,
+    now: datetime,
+) -> Evaluation:
     """办件评价 (6.2.6): after acceptance or conclusion; levels 1–2 need a comment; one per case."""
     case = await get_for_applicant(session, case_id=case_id, applicant=applicant)
     if case.status not in EVALUABLE:
@@ -488,12 +681,27 @@ async def evaluate(session: AsyncSession, *, case_id: int, applicant: ApplicantP
         raise FieldInvalid({"comment": "评价内容不能超过1000字"})
     if await session.scalar(select(Evaluation.id).where(Evaluation.case_id == case.id)) is not None:
         raise Conflict("该办件已评价，不能重复评价")
-    evaluation = Evaluation(case_id=case.id, applicant_id=applicant.id, level=level, aspects=aspects or None,
-                            comment=comment, created_at=now)
+    evaluation = Evaluation(
+        case_id=case.id,
+        applicant_id=applicant.id,
+        level=level,
+        aspects=aspects or None,
+        comment=comment,
+        created_at=now,
+    )
     session.add(evaluation)
-    _event(session, case, actor_type="applicant", actor_id=applicant.id, actor_name=case.applicant_name,
-           action="evaluate", from_status=case.status, to_status=case.status, now=now,
-           data={"level": level})
+    _event(
+        session,
+        case,
+        actor_type="applicant",
+        actor_id=applicant.id,
+        actor_name=case.applicant_name,
+        action="evaluate",
+        from_status=case.status,
+        to_status=case.status,
+        now=now,
+        data={"level": level},
+    )
     case.updated_at = now
     try:
         await _flush(session)
@@ -509,8 +717,11 @@ async def staff_facts(case: Case, steps: tuple[StepDef, ...]) -> CaseFacts:
 
 async def recompute_provisional_deadlines(session: AsyncSession, ctx: CoreContext, *, now: datetime) -> int:
     """After an operator publishes a year's holidays: recompute the deadlines that were guessed on weekdays."""
-    rows = (await session.scalars(select(Case).where(
-        Case.deadline_provisional.is_(True), Case.status.in_(tuple(CLOCKED_STATUSES))))).all()
+    rows = (
+        await session.scalars(
+            select(Case).where(Case.deadline_provisional.is_(True), Case.status.in_(tuple(CLOCKED_STATUSES)))
+        )
+    ).all()
     for case in rows:
         _, steps = await versions_for(session, case.form_version_id, case.process_version_id)
         await _update_clock(session, ctx, case, steps, case.paused_since is not None, now)

@@ -20,16 +20,23 @@ from case_core.uploads import check_file, safe_filename
 
 async def active_material_types(session: AsyncSession, *, case_id: int) -> set[str]:
     rows = await session.scalars(
-        select(Material.material_type).where(Material.case_id == case_id, Material.state == "active"))
+        select(Material.material_type).where(Material.case_id == case_id, Material.state == "active")
+    )
     return set(rows.all())
 
 
 def material_out(m: Material, names: dict[str, str] | None = None) -> dict[str, Any]:
     return {
-        "id": m.id, "material_type": m.material_type,
-        "name": (names or {}).get(m.material_type, m.material_type), "version": m.version,
-        "filename": m.filename, "content_type": m.content_type, "size": m.size, "sha256": m.sha256,
-        "source": m.source, "valid_until": m.valid_until.isoformat() if m.valid_until else None,
+        "id": m.id,
+        "material_type": m.material_type,
+        "name": (names or {}).get(m.material_type, m.material_type),
+        "version": m.version,
+        "filename": m.filename,
+        "content_type": m.content_type,
+        "size": m.size,
+        "sha256": m.sha256,
+        "source": m.source,
+        "valid_until": m.valid_until.isoformat() if m.valid_until else None,
         "created_at": m.created_at.isoformat(),
     }
 
@@ -56,7 +63,7 @@ async def _check_type(session: AsyncSession, case: Case, material_type: str) -> 
 
 def _valid_until(mtype: MaterialType, uploaded: date) -> date | None:
     """An upper bound for reuse. Rules that need the document's own dates are refined by OCR (ocr package)."""
-    rule = (mtype.data.get("validity") or {})
+    rule = mtype.data.get("validity") or {}
     if rule.get("rule") == "months_from_field":
         months = int(rule.get("months") or 0)
         y, m = divmod(uploaded.month - 1 + months, 12)
@@ -74,16 +81,27 @@ def _reusable(mtype: MaterialType) -> bool:
 async def refresh_doc(session: AsyncSession, case: Case) -> None:
     """Rewrite the case's denormalised material list (read by the detail endpoint in the same row)."""
     await session.flush()
-    rows = (await session.scalars(
-        select(Material).where(Material.case_id == case.id, Material.state == "active").order_by(Material.id)
-    )).all()
+    rows = (
+        await session.scalars(
+            select(Material).where(Material.case_id == case.id, Material.state == "active").order_by(Material.id)
+        )
+    ).all()
     names = {r.id: r.name for r in await session.execute(select(MaterialType.id, MaterialType.name))}
     case.materials_doc = [material_out(m, names) for m in rows]
 
 
-async def upload(session: AsyncSession, ctx: CoreContext, *, case_id: int, applicant: ApplicantPrincipal,
-                 material_type: str, filename: str | None, data: bytes, now: datetime,
-                 replaces: int | None = None) -> Material:
+async def upload(
+    session: AsyncSession,
+    ctx: CoreContext,
+    *,
+    case_id: int,
+    applicant: ApplicantPrincipal,
+    material_type: str,
+    filename: str | None,
+    data: bytes,
+    now: datetime,
+    replaces: int | None = None,
+) -> Material:
     case = await _editable_case(session, case_id, applicant)
     mtype = await _check_type(session, case, material_type)
     # Decoding a 20 MB photo takes a while: keep it (and the disk write) off the event loop.
@@ -101,10 +119,19 @@ async def upload(session: AsyncSession, ctx: CoreContext, *, case_id: int, appli
     from case_core.crypto import sha256_hex
 
     material = Material(
-        case_id=case.id, applicant_id=applicant.id, material_type=material_type, version=version,
-        filename=safe_filename(filename, checked.content_type), content_type=checked.content_type,
-        size=len(data), sha256=sha256_hex(data), storage_key=key, source="upload", state="active",
-        valid_until=_valid_until(mtype, local_date(now)) if _reusable(mtype) else None, created_at=now,
+        case_id=case.id,
+        applicant_id=applicant.id,
+        material_type=material_type,
+        version=version,
+        filename=safe_filename(filename, checked.content_type),
+        content_type=checked.content_type,
+        size=len(data),
+        sha256=sha256_hex(data),
+        storage_key=key,
+        source="upload",
+        state="active",
+        valid_until=_valid_until(mtype, local_date(now)) if _reusable(mtype) else None,
+        created_at=now,
     )
     session.add(material)
     case.updated_at = now
@@ -113,8 +140,9 @@ async def upload(session: AsyncSession, ctx: CoreContext, *, case_id: int, appli
     return material
 
 
-async def delete(session: AsyncSession, *, case_id: int, applicant: ApplicantPrincipal, material_id: int,
-                 now: datetime) -> None:
+async def delete(
+    session: AsyncSession, *, case_id: int, applicant: ApplicantPrincipal, material_id: int, now: datetime
+) -> None:
     case = await _editable_case(session, case_id, applicant)
     material = await session.get(Material, material_id)
     if material is None or material.case_id != case.id or material.state != "active":
@@ -125,13 +153,20 @@ async def delete(session: AsyncSession, *, case_id: int, applicant: ApplicantPri
     await session.flush()
 
 
-async def reusable(session: AsyncSession, *, applicant: ApplicantPrincipal, today: date,
-                   material_type: str | None = None) -> list[Material]:
+async def reusable(
+    session: AsyncSession, *, applicant: ApplicantPrincipal, today: date, material_type: str | None = None
+) -> list[Material]:
     """The applicant's earlier uploads that may be reused: not per-application, not expired, latest per file."""
-    q = (select(Material).join(MaterialType, MaterialType.id == Material.material_type)
-         .where(Material.applicant_id == applicant.id, Material.source == "upload",
-                Material.state.in_(("active", "replaced")),
-                (Material.valid_until.is_(None)) | (Material.valid_until >= today)))
+    q = (
+        select(Material)
+        .join(MaterialType, MaterialType.id == Material.material_type)
+        .where(
+            Material.applicant_id == applicant.id,
+            Material.source == "upload",
+            Material.state.in_(("active", "replaced")),
+            (Material.valid_until.is_(None)) | (Material.valid_until >= today),
+        )
+    )
     if material_type:
         q = q.where(Material.material_type == material_type)
     rows = (await session.scalars(q.order_by(Material.id.desc()))).all()
@@ -146,8 +181,9 @@ async def reusable(session: AsyncSession, *, applicant: ApplicantPrincipal, toda
     return out
 
 
-async def reuse(session: AsyncSession, *, case_id: int, applicant: ApplicantPrincipal, material_id: int,
-                now: datetime) -> Material:
+async def reuse(
+    session: AsyncSession, *, case_id: int, applicant: ApplicantPrincipal, material_id: int, now: datetime
+) -> Material:
     case = await _editable_case(session, case_id, applicant)
     source = await session.get(Material, material_id)
     if source is None or source.applicant_id != applicant.id:
@@ -158,15 +194,28 @@ async def reuse(session: AsyncSession, *, case_id: int, applicant: ApplicantPrin
         raise ValidationFailed(f"“{mtype.name}”须随本次申请出具，不能复用历史材料")
     if source.valid_until is not None and source.valid_until < today:
         raise ValidationFailed(f"“{mtype.name}”已过有效期，请重新上传")
-    dup = await session.scalar(select(func.count()).where(
-        Material.case_id == case.id, Material.state == "active", Material.sha256 == source.sha256))
+    dup = await session.scalar(
+        select(func.count()).where(
+            Material.case_id == case.id, Material.state == "active", Material.sha256 == source.sha256
+        )
+    )
     if dup:
         raise Conflict("该材料已在本办件中")
     material = Material(
-        case_id=case.id, applicant_id=applicant.id, material_type=source.material_type, version=1,
-        filename=source.filename, content_type=source.content_type, size=source.size, sha256=source.sha256,
-        storage_key=source.storage_key, source="reuse", reused_from_id=source.id, state="active",
-        valid_until=source.valid_until, created_at=now,
+        case_id=case.id,
+        applicant_id=applicant.id,
+        material_type=source.material_type,
+        version=1,
+        filename=source.filename,
+        content_type=source.content_type,
+        size=source.size,
+        sha256=source.sha256,
+        storage_key=source.storage_key,
+        source="reuse",
+        reused_from_id=source.id,
+        state="active",
+        valid_until=source.valid_until,
+        created_at=now,
     )
     session.add(material)
     case.updated_at = now

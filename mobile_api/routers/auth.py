@@ -31,8 +31,11 @@ async def wechat_login(body: WeChatLogin, session: SessionDep, state: StateDep, 
         raise TooManyRequests("登录过于频繁，请稍后再试")
     wx = await asyncio.to_thread(state.wechat.code_to_session, body.code)
     person = await accounts.applicant_for_openid(session, openid=wx.openid, unionid=wx.unionid, now=now)
-    return {"access_token": state.tokens.for_applicant(person.id, utcnow()), "token_type": "bearer",
-            "applicant_id": person.id}
+    return {
+        "access_token": state.tokens.for_applicant(person.id, utcnow()),
+        "token_type": "bearer",
+        "applicant_id": person.id,
+    }
 
 
 @router.post("/staff-login")
@@ -41,12 +44,23 @@ async def staff_login(body: StaffLogin, session: SessionDep, state: StateDep, in
         raise TooManyRequests("登录过于频繁，请稍后再试")
     s = state.settings
     outcome = await accounts.authenticate_staff(
-        session, username=body.username, password=body.password, now=now, max_failures=s.login_max_failures,
-        lockout=timedelta(minutes=s.login_lockout_minutes), info=info)
+        session,
+        username=body.username,
+        password=body.password,
+        now=now,
+        max_failures=s.login_max_failures,
+        lockout=timedelta(minutes=s.login_lockout_minutes),
+        info=info,
+    )
     if outcome.error is not None:
         await session.commit()  # keep the failure count and the audit row
         raise outcome.error
     assert outcome.staff is not None
     principal = await accounts.staff_principal(session, outcome.staff)
-    return {"access_token": state.tokens.for_staff(principal, utcnow()), "token_type": "bearer",
-            "staff_id": principal.id, "name": principal.name, "roles": sorted(principal.roles)}
+    return {
+        "access_token": state.tokens.for_staff(principal, utcnow()),
+        "token_type": "bearer",
+        "staff_id": principal.id,
+        "name": principal.name,
+        "roles": sorted(principal.roles),
+    }

@@ -52,117 +52,187 @@ async def _detail(session: Any, ctx: Any, case_id: int, applicant_id: int, now: 
     page = await queries.case_events(session, case_id)
     cal = await calendar.get_calendar(session)
     secret = ctx.cipher.decrypt_json(row.secret) if row.secret else {}
-    return queries.case_detail(row, page, cal, now, yellow_days=ctx.yellow_days, form=secret.get("form", {}),
-                               delivery=secret.get("delivery", {}), masked=False)
+    return queries.case_detail(
+        row,
+        page,
+        cal,
+        now,
+        yellow_days=ctx.yellow_days,
+        form=secret.get("form", {}),
+        delivery=secret.get("delivery", {}),
+        masked=False,
+    )
 
 
 @router.post("/cases", status_code=201)
-async def create_case(body: CaseCreate, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant,
-                      now: NowDep) -> Response:
+async def create_case(
+    body: CaseCreate, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant, now: NowDep
+) -> Response:
     case = await case_service.create(session, applicant=applicant, item_code=body.item_code, now=now)
     return json_response(await _detail(session, ctx, case.id, applicant.id, now), status_code=201)
 
 
 @router.get("/cases")
-async def list_cases(session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant, now: NowDep,
-                     group: Literal["draft", "in_progress", "finished"] | None = None,
-                     limit: Annotated[int, Field(ge=1, le=100)] = 50, offset: Annotated[int, Field(ge=0)] = 0
-                     ) -> Response:
+async def list_cases(
+    session: SessionDep,
+    ctx: CtxDep,
+    applicant: CurrentApplicant,
+    now: NowDep,
+    group: Literal["draft", "in_progress", "finished"] | None = None,
+    limit: Annotated[int, Field(ge=1, le=100)] = 50,
+    offset: Annotated[int, Field(ge=0)] = 0,
+) -> Response:
     cal = await calendar.get_calendar(session)
     rows = await queries.applicant_cases(session, applicant.id, group, cal, now, ctx.yellow_days, limit, offset)
     return json_response({"items": rows})
 
 
 @router.get("/cases/{case_id}")
-async def get_case(case_id: int, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant,
-                   now: NowDep) -> Response:
+async def get_case(
+    case_id: int, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant, now: NowDep
+) -> Response:
     return json_response(await _detail(session, ctx, case_id, applicant.id, now))
 
 
 @router.get("/cases/{case_id}/events")
-async def get_events(case_id: int, session: SessionDep, applicant: CurrentApplicant,
-                     before_id: int | None = None, limit: Annotated[int, Field(ge=1, le=200)] = 50) -> Response:
+async def get_events(
+    case_id: int,
+    session: SessionDep,
+    applicant: CurrentApplicant,
+    before_id: int | None = None,
+    limit: Annotated[int, Field(ge=1, le=200)] = 50,
+) -> Response:
     await case_service.get_for_applicant(session, case_id=case_id, applicant=applicant)
     return json_response({"items": await queries.case_events(session, case_id, before_id=before_id, limit=limit)})
 
 
 @router.patch("/cases/{case_id}")
-async def save_draft(case_id: int, body: DraftPatch, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant,
-                     now: NowDep) -> Response:
-    await case_service.save_draft(session, ctx, case_id=case_id, applicant=applicant, form=body.form,
-                                  delivery=body.delivery, now=now)
+async def save_draft(
+    case_id: int, body: DraftPatch, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant, now: NowDep
+) -> Response:
+    await case_service.save_draft(
+        session, ctx, case_id=case_id, applicant=applicant, form=body.form, delivery=body.delivery, now=now
+    )
     return json_response(await _detail(session, ctx, case_id, applicant.id, now))
 
 
 @router.post("/cases/{case_id}/submit")
-async def submit(case_id: int, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant, now: NowDep,
-                 info: InfoDep) -> Response:
+async def submit(
+    case_id: int, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant, now: NowDep, info: InfoDep
+) -> Response:
     await case_service.submit(session, ctx, case_id=case_id, applicant=applicant, now=now, info=info)
     return json_response(await _detail(session, ctx, case_id, applicant.id, now))
 
 
 @router.post("/cases/{case_id}/withdraw")
-async def withdraw(case_id: int, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant, now: NowDep,
-                   info: InfoDep, body: WithdrawIn | None = None) -> Response:
-    await case_service.withdraw(session, ctx, case_id=case_id, applicant=applicant, now=now,
-                                reason=body.reason if body else None, info=info)
+async def withdraw(
+    case_id: int,
+    session: SessionDep,
+    ctx: CtxDep,
+    applicant: CurrentApplicant,
+    now: NowDep,
+    info: InfoDep,
+    body: WithdrawIn | None = None,
+) -> Response:
+    await case_service.withdraw(
+        session, ctx, case_id=case_id, applicant=applicant, now=now, reason=body.reason if body else None, info=info
+    )
     return json_response(await _detail(session, ctx, case_id, applicant.id, now))
 
 
 @router.post("/cases/{case_id}/evaluation", status_code=201)
-async def evaluate(case_id: int, body: EvaluationIn, session: SessionDep, applicant: CurrentApplicant,
-                   now: NowDep) -> dict:
-    ev = await case_service.evaluate(session, case_id=case_id, applicant=applicant, level=body.level,
-                                     aspects=body.aspects, comment=body.comment, now=now)
-    return {"case_id": case_id, "level": ev.level, "level_label": case_service.LEVEL_LABELS[ev.level],
-            "aspects": ev.aspects, "comment": ev.comment, "created_at": ev.created_at.isoformat()}
+async def evaluate(
+    case_id: int, body: EvaluationIn, session: SessionDep, applicant: CurrentApplicant, now: NowDep
+) -> dict:
+    ev = await case_service.evaluate(
+        session,
+        case_id=case_id,
+        applicant=applicant,
+        level=body.level,
+        aspects=body.aspects,
+        comment=body.comment,
+        now=now,
+    )
+    return {
+        "case_id": case_id,
+        "level": ev.level,
+        "level_label": case_service.LEVEL_LABELS[ev.level],
+        "aspects": ev.aspects,
+        "comment": ev.comment,
+        "created_at": ev.created_at.isoformat(),
+    }
 
 
 # ----------------------------------------------------------------------------------------------- materials
 
+
 @router.post("/cases/{case_id}/materials", status_code=201)
-async def upload_material(case_id: int, request: Request, session: SessionDep, ctx: CtxDep,
-                          applicant: CurrentApplicant, now: NowDep, material_type: Annotated[str, Form()],
-                          file: Annotated[UploadFile, File()], replaces: Annotated[int | None, Form()] = None
-                          ) -> dict:
+async def upload_material(
+    case_id: int,
+    request: Request,
+    session: SessionDep,
+    ctx: CtxDep,
+    applicant: CurrentApplicant,
+    now: NowDep,
+    material_type: Annotated[str, Form()],
+    file: Annotated[UploadFile, File()],
+    replaces: Annotated[int | None, Form()] = None,
+) -> dict:
     data = await file.read(ctx.limits.max_bytes + 1)
     if len(data) > ctx.limits.max_bytes:
         raise too_large(ctx.limits)
     material = await material_service.upload(
-        session, ctx, case_id=case_id, applicant=applicant, material_type=material_type, filename=file.filename,
-        data=data, now=now, replaces=replaces)
+        session,
+        ctx,
+        case_id=case_id,
+        applicant=applicant,
+        material_type=material_type,
+        filename=file.filename,
+        data=data,
+        now=now,
+        replaces=replaces,
+    )
     return material_service.material_out(material)
 
 
 @router.delete("/cases/{case_id}/materials/{material_id}", status_code=204)
-async def delete_material(case_id: int, material_id: int, session: SessionDep, applicant: CurrentApplicant,
-                          now: NowDep) -> Response:
+async def delete_material(
+    case_id: int, material_id: int, session: SessionDep, applicant: CurrentApplicant, now: NowDep
+) -> Response:
     await material_service.delete(session, case_id=case_id, applicant=applicant, material_id=material_id, now=now)
     return Response(status_code=204)
 
 
 @router.post("/cases/{case_id}/materials/reuse", status_code=201)
-async def reuse_material(case_id: int, body: ReuseIn, session: SessionDep, applicant: CurrentApplicant,
-                         now: NowDep) -> dict:
-    material = await material_service.reuse(session, case_id=case_id, applicant=applicant,
-                                            material_id=body.material_id, now=now)
+async def reuse_material(
+    case_id: int, body: ReuseIn, session: SessionDep, applicant: CurrentApplicant, now: NowDep
+) -> dict:
+    material = await material_service.reuse(
+        session, case_id=case_id, applicant=applicant, material_id=body.material_id, now=now
+    )
     return material_service.material_out(material)
 
 
 @router.get("/materials/reusable")
-async def reusable_materials(session: SessionDep, applicant: CurrentApplicant, now: NowDep,
-                             material_type: str | None = None) -> dict:
-    rows = await material_service.reusable(session, applicant=applicant, today=local_date(now),
-                                           material_type=material_type)
+async def reusable_materials(
+    session: SessionDep, applicant: CurrentApplicant, now: NowDep, material_type: str | None = None
+) -> dict:
+    rows = await material_service.reusable(
+        session, applicant=applicant, today=local_date(now), material_type=material_type
+    )
     return {"items": [material_service.material_out(m) for m in rows]}
 
 
 @router.get("/cases/{case_id}/materials/{material_id}/file")
-async def material_file(case_id: int, material_id: int, session: SessionDep, ctx: CtxDep,
-                        applicant: CurrentApplicant) -> Response:
+async def material_file(
+    case_id: int, material_id: int, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant
+) -> Response:
     await case_service.get_for_applicant(session, case_id=case_id, applicant=applicant)
     material = await session.get(Material, material_id)
     if material is None or material.case_id != case_id or material.state == "deleted":
         raise NotFound("材料")
-    return Response(ctx.storage.get(material.storage_key), media_type=material.content_type,
-                    headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    return Response(
+        ctx.storage.get(material.storage_key),
+        media_type=material.content_type,
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
+    )

@@ -32,8 +32,8 @@ async def get_me(session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant, 
 
 
 @router.put("/me")
-async def put_me(body: ProfileIn, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant,
-                 now: NowDep) -> dict:
-    person = await accounts.update_profile(session, ctx, applicant=applicant,
-                                           values=body.model_dump(exclude_unset=True), now=now)
+async def put_me(body: ProfileIn, session: SessionDep, ctx: CtxDep, applicant: CurrentApplicant, now: NowDep) -> dict:
+    person = await accounts.update_profile(
+        session, ctx, applicant=applicant, values=body.model_dump(exclude_unset=True), now=now
+    )
     return accounts.profile_out(person, ctx)

@@ -37,9 +37,14 @@ class ActionIn(BaseModel):
 
     def request(self) -> case_service.ActionRequest:
         return case_service.ActionRequest(
-            action=self.action, opinion=self.opinion, reason=self.reason, days=self.days,
-            defects=tuple(Defect(reason=d.reason, material_type=d.material_type, field=d.field)
-                          for d in self.defects or ()))
+            action=self.action,
+            opinion=self.opinion,
+            reason=self.reason,
+            days=self.days,
+            defects=tuple(
+                Defect(reason=d.reason, material_type=d.material_type, field=d.field) for d in self.defects or ()
+            ),
+        )
 
 
 class BatchIn(BaseModel):
@@ -54,28 +59,61 @@ class BatchIn(BaseModel):
 
 
 @router.get("/tasks")
-async def tasks(session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep,
-                view: Literal["todo", "done", "finished"] = "todo",
-                light: Literal["green", "yellow", "red"] | None = None, item_code: str | None = None,
-                q: Annotated[str | None, Field(max_length=64)] = None,
-                limit: Annotated[int, Field(ge=1, le=100)] = 20, offset: Annotated[int, Field(ge=0)] = 0
-                ) -> Response:
+async def tasks(
+    session: SessionDep,
+    ctx: CtxDep,
+    staff: CurrentStaff,
+    now: NowDep,
+    view: Literal["todo", "done", "finished"] = "todo",
+    light: Literal["green", "yellow", "red"] | None = None,
+    item_code: str | None = None,
+    q: Annotated[str | None, Field(max_length=64)] = None,
+    limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    offset: Annotated[int, Field(ge=0)] = 0,
+) -> Response:
     cal = await calendar.get_calendar(session)
-    return json_response(await queries.staff_tasks(
-        session, staff_id=staff.id, roles=staff.roles, department_path=staff.department_path, view=view, cal=cal,
-        now=now, yellow_days=ctx.yellow_days, light=light, item_code=item_code, q=q, limit=limit, offset=offset))
+    return json_response(
+        await queries.staff_tasks(
+            session,
+            staff_id=staff.id,
+            roles=staff.roles,
+            department_path=staff.department_path,
+            view=view,
+            cal=cal,
+            now=now,
+            yellow_days=ctx.yellow_days,
+            light=light,
+            item_code=item_code,
+            q=q,
+            limit=limit,
+            offset=offset,
+        )
+    )
 
 
 @router.get("/tasks/summary")
 async def task_summary(session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep) -> dict:
     cal = await calendar.get_calendar(session)
-    return await queries.staff_task_counts(session, staff_id=staff.id, roles=staff.roles,
-                                           department_path=staff.department_path, cal=cal, now=now,
-                                           yellow_days=ctx.yellow_days)
+    return await queries.staff_task_counts(
+        session,
+        staff_id=staff.id,
+        roles=staff.roles,
+        department_path=staff.department_path,
+        cal=cal,
+        now=now,
+        yellow_days=ctx.yellow_days,
+    )
 
 
-async def _staff_detail(session: SessionDep, ctx: CtxDep, staff: CurrentStaff, case_id: int, now: NowDep,
-                        info: InfoDep | None = None, reveal: bool = False) -> dict:
+async def _staff_detail(
+    session: SessionDep,
+    ctx: CtxDep,
+    staff: CurrentStaff,
+    case_id: int,
+    now: NowDep,
+    info: InfoDep | None = None,
+    reveal: bool = False,
+) -> dict:
     case = await case_service.get_for_staff(session, case_id=case_id, staff=staff)
     row = await queries.case_row(session, case_id)
     page = await queries.case_events(session, case_id)
@@ -87,12 +125,22 @@ async def _staff_detail(session: SessionDep, ctx: CtxDep, staff: CurrentStaff, c
         form, delivery = secret.get("form", {}), secret.get("delivery", {})
         from case_core.services import audit
 
-        audit.record(session, actor_type="staff", actor_id=staff.id, action="pii.read", now=now, info=info,
-                     case_id=case_id, target="case.form", detail={"fields": sorted(form)})
+        audit.record(
+            session,
+            actor_type="staff",
+            actor_id=staff.id,
+            action="pii.read",
+            now=now,
+            info=info,
+            case_id=case_id,
+            target="case.form",
+            detail={"fields": sorted(form)},
+        )
     else:
         form, delivery = row.form_masked or {}, row.delivery_masked or {}
-    detail = queries.case_detail(row, page, cal, now, yellow_days=ctx.yellow_days, form=form, delivery=delivery,
-                                 masked=not reveal)
+    detail = queries.case_detail(
+        row, page, cal, now, yellow_days=ctx.yellow_days, form=form, delivery=delivery, masked=not reveal
+    )
     _, steps = await case_service.versions_for(session, case.form_version_id, case.process_version_id)
     facts = await case_service.staff_facts(case, steps)
     detail["allowed_actions"] = [a.value for a in allowed_actions(facts, staff.actor)]
@@ -100,8 +148,15 @@ async def _staff_detail(session: SessionDep, ctx: CtxDep, staff: CurrentStaff, c
 
 
 @router.get("/cases/{case_id}")
-async def staff_case(case_id: int, session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep,
-                     info: InfoDep, reveal: bool = False) -> Response:
+async def staff_case(
+    case_id: int,
+    session: SessionDep,
+    ctx: CtxDep,
+    staff: CurrentStaff,
+    now: NowDep,
+    info: InfoDep,
+    reveal: bool = False,
+) -> Response:
     """Personal data is masked; ``?reveal=true`` (role pii_reader) shows it in the clear and is audited."""
     if reveal:
         return json_response(await _staff_detail(session, ctx, staff, case_id, now, info, reveal=True))
@@ -109,12 +164,20 @@ async def staff_case(case_id: int, session: SessionDep, ctx: CtxDep, staff: Curr
 
 
 @router.get("/cases/{case_id}/applicant")
-async def staff_case_applicant(case_id: int, session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep,
-                               info: InfoDep, reveal: bool = False) -> dict:
+async def staff_case_applicant(
+    case_id: int,
+    session: SessionDep,
+    ctx: CtxDep,
+    staff: CurrentStaff,
+    now: NowDep,
+    info: InfoDep,
+    reveal: bool = False,
+) -> dict:
     case = await case_service.get_for_staff(session, case_id=case_id, staff=staff)
     if reveal:
-        return await accounts.reveal_applicant(session, ctx, applicant_id=case.applicant_id, staff=staff, now=now,
-                                               info=info, case_id=case_id)
+        return await accounts.reveal_applicant(
+            session, ctx, applicant_id=case.applicant_id, staff=staff, now=now, info=info, case_id=case_id
+        )
     from case_core.models import Applicant
 
     person = await session.get(Applicant, case.applicant_id)
@@ -123,15 +186,21 @@ async def staff_case_applicant(case_id: int, session: SessionDep, ctx: CtxDep, s
 
 
 @router.get("/cases/{case_id}/events")
-async def staff_events(case_id: int, session: SessionDep, staff: CurrentStaff, before_id: int | None = None,
-                       limit: Annotated[int, Field(ge=1, le=200)] = 50) -> Response:
+async def staff_events(
+    case_id: int,
+    session: SessionDep,
+    staff: CurrentStaff,
+    before_id: int | None = None,
+    limit: Annotated[int, Field(ge=1, le=200)] = 50,
+) -> Response:
     await case_service.get_for_staff(session, case_id=case_id, staff=staff)
     return json_response({"items": await queries.case_events(session, case_id, before_id=before_id, limit=limit)})
 
 
 @router.get("/cases/{case_id}/materials/{material_id}/file")
-async def staff_material_file(case_id: int, material_id: int, session: SessionDep, ctx: CtxDep,
-                              staff: CurrentStaff, now: NowDep, info: InfoDep) -> Response:
+async def staff_material_file(
+    case_id: int, material_id: int, session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep, info: InfoDep
+) -> Response:
     await case_service.get_for_staff(session, case_id=case_id, staff=staff)
     material = await session.get(Material, material_id)
     if material is None or material.case_id != case_id:
@@ -139,25 +208,50 @@ async def staff_material_file(case_id: int, material_id: int, session: SessionDe
     from case_core.services import audit
 
     # Material scans (ID cards…) are personal data: every staff view is audited.
-    audit.record(session, actor_type="staff", actor_id=staff.id, action="material.read", now=now, info=info,
-                 case_id=case_id, target=f"material:{material_id}")
-    return Response(ctx.storage.get(material.storage_key), media_type=material.content_type,
-                    headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    audit.record(
+        session,
+        actor_type="staff",
+        actor_id=staff.id,
+        action="material.read",
+        now=now,
+        info=info,
+        case_id=case_id,
+        target=f"material:{material_id}",
+    )
+    return Response(
+        ctx.storage.get(material.storage_key),
+        media_type=material.content_type,
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
+    )
 
 
 @router.post("/cases/{case_id}/actions")
-async def act(case_id: int, body: ActionIn, session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep,
-              info: InfoDep) -> Response:
-    await case_service.act(session, ctx, case_id=case_id, staff=staff, request=body.request(), now=now, info=info,
-                           expected_version=body.expected_version)
+async def act(
+    case_id: int, body: ActionIn, session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep, info: InfoDep
+) -> Response:
+    await case_service.act(
+        session,
+        ctx,
+        case_id=case_id,
+        staff=staff,
+        request=body.request(),
+        now=now,
+        info=info,
+        expected_version=body.expected_version,
+    )
     return json_response(await _staff_detail(session, ctx, staff, case_id, now))
 
 
 @router.post("/batch-actions")
-async def batch(body: BatchIn, session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep,
-                info: InfoDep) -> dict:
+async def batch(
+    body: BatchIn, session: SessionDep, ctx: CtxDep, staff: CurrentStaff, now: NowDep, info: InfoDep
+) -> dict:
     request = case_service.ActionRequest(action=Action(body.action), opinion=body.opinion)
-    results = await case_service.act_batch(session, ctx, case_ids=body.case_ids, staff=staff, request=request,
-                                           now=now, info=info)
-    return {"results": [r.__dict__ for r in results],
-            "succeeded": sum(r.ok for r in results), "failed": sum(not r.ok for r in results)}
+    results = await case_service.act_batch(
+        session, ctx, case_ids=body.case_ids, staff=staff, request=request, now=now, info=info
+    )
+    return {
+        "results": [r.__dict__ for r in results],
+        "succeeded": sum(r.ok for r in results),
+        "failed": sum(not r.ok for r in results),
+    }

@@ -40,8 +40,10 @@ async def test_staff_outside_the_department_do_not_see_the_case(api: Api) -> Non
     assert [c["id"] for c in todo["items"]] == [case["id"]]
 
 
-@pytest.mark.parametrize(("username", "action"), [("qianpi", "accept"), ("shenhe", "accept"),
-                                                  ("zhizheng", "not_accept"), ("shouli", "abort")])
+@pytest.mark.parametrize(
+    ("username", "action"),
+    [("qianpi", "accept"), ("shenhe", "accept"), ("zhizheng", "not_accept"), ("shouli", "abort")],
+)
 async def test_a_role_that_may_not_take_an_action_gets_403(api: Api, username: str, action: str) -> None:
     case = await api.submitted_case(await api.applicant("alice"))
     r = await api.act(username, case["id"], action, reason="测试")
@@ -90,6 +92,5 @@ async def test_staff_see_personal_data_masked_unless_allowed_and_every_clear_rea
     r = await api.client.get(f"/api/v1/staff/cases/{case['id']}?reveal=true", headers=await api.staff("admin"))
     assert r.status_code == 200 and r.json()["form"]["id_number"] == clear_id
     async with api.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
-        rows = (await conn.execute(text(
-            "SELECT action, case_id FROM audit_log WHERE action = 'pii.read'"))).all()
+        rows = (await conn.execute(text("SELECT action, case_id FROM audit_log WHERE action = 'pii.read'"))).all()
     assert [(r.action, r.case_id) for r in rows] == [("pii.read", case["id"])]

@@ -79,11 +79,11 @@ async def test_an_unknown_year_counts_weekdays_and_is_marked_provisional_until_p
     case = await accepted_case(api, clock, date(2026, 12, 28))
     assert case["deadline"] == {**case["deadline"], "due_date": "2027-01-04", "provisional": True}
     admin = await api.staff("admin")
-    r = await api.client.put("/api/v1/admin/calendar/2027", headers=admin,
-                             json={"holidays": ["2027-01-01"], "workdays": []})
+    r = await api.client.put(
+        "/api/v1/admin/calendar/2027", headers=admin, json={"holidays": ["2027-01-01"], "workdays": []}
+    )
     assert r.status_code == 200 and r.json()["recomputed_cases"] == 1
     detail = await api.detail(await api.applicant("alice"), case["id"])
     assert detail["deadline"]["due_date"] == "2027-01-05" and detail["deadline"]["provisional"] is False
-    r = await api.client.put("/api/v1/admin/calendar/2027", headers=await api.staff("shouli"),
-                             json={"holidays": []})
+    r = await api.client.put("/api/v1/admin/calendar/2027", headers=await api.staff("shouli"), json={"holidays": []})
     assert r.status_code == 403

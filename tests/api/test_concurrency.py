@@ -36,10 +36,21 @@ async def test_the_optimistic_lock_refuses_a_write_based_on_a_stale_read(api: Ap
     case = await api.submitted_case(await api.applicant("alice"))
     state = api.app.state.weijian  # type: ignore[attr-defined]
     async with api.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
-        row = (await conn.execute(text("SELECT s.id, s.department_id, d.path FROM staff s JOIN departments d "
-                                       "ON d.id = s.department_id WHERE username = 'shouli'"))).one()
-    clerk = StaffPrincipal(id=row.id, name="收件受理员", roles=frozenset({"window_clerk", "acceptor"}),
-                           department_id=row.department_id, department_path=row.path)
+        row = (
+            await conn.execute(
+                text(
+                    "SELECT s.id, s.department_id, d.path FROM staff s JOIN departments d "
+                    "ON d.id = s.department_id WHERE username = 'shouli'"
+                )
+            )
+        ).one()
+    clerk = StaffPrincipal(
+        id=row.id,
+        name="收件受理员",
+        roles=frozenset({"window_clerk", "acceptor"}),
+        department_id=row.department_id,
+        department_path=row.path,
+    )
     request = case_service.ActionRequest(Action.ACCEPT)
     first, second = state.read_sessions(), state.read_sessions()
     try:
@@ -49,8 +60,7 @@ async def test_the_optimistic_lock_refuses_a_write_based_on_a_stale_read(api: Ap
         await case_service.act(first, state.ctx, case_id=case["id"], staff=clerk, request=request, now=utcnow())
         await first.commit()
         try:
-            await case_service.act(second, state.ctx, case_id=case["id"], staff=clerk, request=request,
-                                   now=utcnow())
+            await case_service.act(second, state.ctx, case_id=case["id"], staff=clerk, request=request, now=utcnow())
             raise AssertionError("the second write must be refused")
         except Conflict:
             await second.rollback()
@@ -66,8 +76,9 @@ async def test_a_double_tapped_submit_creates_one_submission(api: Api) -> None:
     case = await api.new_case(alice)
     await api.fill(alice, case["id"])
     await api.upload_required(alice, case["id"])
-    results = await asyncio.gather(*[api.client.post(f"/api/v1/cases/{case['id']}/submit", headers=alice)
-                                     for _ in range(3)])
+    results = await asyncio.gather(
+        *[api.client.post(f"/api/v1/cases/{case['id']}/submit", headers=alice) for _ in range(3)]
+    )
     assert [r.status_code for r in results] == [200, 200, 200]
     events = [e["action"] for e in (await api.detail(alice, case["id"]))["events"]]
     assert events.count("submit") == 1

@@ -11,13 +11,17 @@ from tests.support.api import Api, valid_ric
 async def test_an_invalid_value_is_refused_by_field_and_the_draft_keeps_what_was_saved(api: Api) -> None:
     alice = await api.applicant("alice")
     case = await api.new_case(alice)
-    r = await api.client.patch(f"/api/v1/cases/{case['id']}", json={"form": {"applicant_name": "张三",
-                                                                             "id_number": valid_ric()}},
-                               headers=alice)
+    r = await api.client.patch(
+        f"/api/v1/cases/{case['id']}",
+        json={"form": {"applicant_name": "张三", "id_number": valid_ric()}},
+        headers=alice,
+    )
     assert r.status_code == 200
-    r = await api.client.patch(f"/api/v1/cases/{case['id']}",
-                               json={"form": {"applicant_name": "李四", "id_number": "110105194912310021"}},
-                               headers=alice)
+    r = await api.client.patch(
+        f"/api/v1/cases/{case['id']}",
+        json={"form": {"applicant_name": "李四", "id_number": "110105194912310021"}},
+        headers=alice,
+    )
     assert r.status_code == 422
     err = r.json()["error"]
     assert err["code"] == "field_invalid" and list(err["details"]["fields"]) == ["id_number"]
@@ -26,9 +30,16 @@ async def test_an_invalid_value_is_refused_by_field_and_the_draft_keeps_what_was
     assert form == {"applicant_name": "张三", "id_number": valid_ric()}
 
 
-@pytest.mark.parametrize(("field", "value"), [("mobile", "12345"), ("birth_date", "1990-13-01"),
-                                              ("sex", "未知"), ("institution_uscc", "91440101MA59ABCD1X"),
-                                              ("nonexistent", "x")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("mobile", "12345"),
+        ("birth_date", "1990-13-01"),
+        ("sex", "未知"),
+        ("institution_uscc", "91440101MA59ABCD1X"),
+        ("nonexistent", "x"),
+    ],
+)
 async def test_bad_values_get_422_naming_the_field(api: Api, field: str, value: str) -> None:
     alice = await api.applicant("alice")
     case = await api.new_case(alice)
@@ -56,8 +67,7 @@ async def test_mailing_needs_an_address(api: Api) -> None:
     await api.client.patch(f"/api/v1/cases/{case['id']}", json={"delivery": {"pickup": "邮寄"}}, headers=alice)
     r = await api.client.post(f"/api/v1/cases/{case['id']}/submit", headers=alice)
     assert r.status_code == 422 and r.json()["error"]["details"]["missing"] == ["邮寄地址"]
-    r = await api.client.patch(f"/api/v1/cases/{case['id']}", json={"delivery": {"pickup": "快递到家"}},
-                               headers=alice)
+    r = await api.client.patch(f"/api/v1/cases/{case['id']}", json={"delivery": {"pickup": "快递到家"}}, headers=alice)
     assert r.status_code == 422
 
 
@@ -82,8 +92,11 @@ async def test_evaluation_rules(api: Api) -> None:
     assert r.status_code == 422 and "comment" in r.json()["error"]["details"]["fields"]
     r = await api.client.post(f"/api/v1/cases/{case['id']}/evaluation", json={"level": 6}, headers=alice)
     assert r.status_code == 422
-    r = await api.client.post(f"/api/v1/cases/{case['id']}/evaluation",
-                              json={"level": 2, "comment": "窗口态度不好", "aspects": {"attitude": 1}}, headers=alice)
+    r = await api.client.post(
+        f"/api/v1/cases/{case['id']}/evaluation",
+        json={"level": 2, "comment": "窗口态度不好", "aspects": {"attitude": 1}},
+        headers=alice,
+    )
     assert r.status_code == 201 and r.json()["level_label"] == "不满意"
     r = await api.client.post(f"/api/v1/cases/{case['id']}/evaluation", json={"level": 5}, headers=alice)
     assert r.status_code == 409
@@ -107,8 +120,11 @@ async def test_batch_approve_reports_each_case(api: Api) -> None:
     a, b, c = [await api.submitted_case(alice) for _ in range(3)]
     for case in (a, b):
         await api.act_ok("shouli", case["id"], "accept")
-    r = await api.client.post("/api/v1/staff/batch-actions", headers=await api.staff("shenhe"),
-                              json={"case_ids": [a["id"], b["id"], c["id"]], "action": "approve", "opinion": "同意"})
+    r = await api.client.post(
+        "/api/v1/staff/batch-actions",
+        headers=await api.staff("shenhe"),
+        json={"case_ids": [a["id"], b["id"], c["id"]], "action": "approve", "opinion": "同意"},
+    )
     body = r.json()
     assert r.status_code == 200 and body["succeeded"] == 2 and body["failed"] == 1
     assert [x["ok"] for x in body["results"]] == [True, True, False]
@@ -129,8 +145,9 @@ async def test_a_crash_mid_transition_leaves_no_half_written_case(api: Api, monk
     # Like a real server: the client gets the 500 response, the exception is only logged.
     transport = httpx.ASGITransport(app=api.app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        r = await client.post(f"/api/v1/staff/cases/{case['id']}/actions", json={"action": "accept"},
-                              headers=await api.staff("shouli"))
+        r = await client.post(
+            f"/api/v1/staff/cases/{case['id']}/actions", json={"action": "accept"}, headers=await api.staff("shouli")
+        )
     assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
     assert "power cut" not in r.text
     detail = await api.detail(alice, case["id"])

@@ -18,10 +18,15 @@ async def test_a_case_goes_from_draft_to_delivered_licence(api: Api) -> None:
     assert submitted["step"]["key"] == "pre_accept"
 
     # The clerk finds a problem and sends one notice listing every defect.
-    r = await api.act("shouli", case_id, "request_supplement", defects=[
-        {"material_type": "health_check_report", "reason": "体检报告已超过6个月，请提供近6个月内的报告"},
-        {"field": "major", "reason": "所学专业与学历证书不一致"},
-    ])
+    r = await api.act(
+        "shouli",
+        case_id,
+        "request_supplement",
+        defects=[
+            {"material_type": "health_check_report", "reason": "体检报告已超过6个月，请提供近6个月内的报告"},
+            {"field": "major", "reason": "所学专业与学历证书不一致"},
+        ],
+    )
     assert r.status_code == 200, r.text
     mine = await api.detail(alice, case_id)
     assert mine["status"] == "supplement_requested"
@@ -55,19 +60,31 @@ async def test_a_case_goes_from_draft_to_delivered_licence(api: Api) -> None:
 
     final = await api.detail(alice, case_id)
     actions = [e["action"] for e in final["events"]]
-    assert actions == ["create", "submit", "request_supplement", "submit", "accept", "approve", "approve",
-                       "issue_licence", "conclude", "deliver"]
-    assert [n["kind"] for n in final["notices"]] == ["supplement", "acceptance", "approval", "licence",
-                                                    "conclusion"]
+    assert actions == [
+        "create",
+        "submit",
+        "request_supplement",
+        "submit",
+        "accept",
+        "approve",
+        "approve",
+        "issue_licence",
+        "conclude",
+        "deliver",
+    ]
+    assert [n["kind"] for n in final["notices"]] == ["supplement", "acceptance", "approval", "licence", "conclusion"]
     assert all(s["done"] for s in final["steps"])
     licences = (await api.client.get("/api/v1/licences", headers=alice)).json()["items"]
     assert [lic["item_code"] for lic in licences] == [ITEM]
 
-    r = await api.client.post(f"/api/v1/cases/{case_id}/evaluation", json={"level": 5, "comment": "很快"},
-                              headers=alice)
+    r = await api.client.post(
+        f"/api/v1/cases/{case_id}/evaluation", json={"level": 5, "comment": "很快"}, headers=alice
+    )
     assert r.status_code == 201, r.text
     assert (await api.detail(alice, case_id))["evaluation"]["level"] == 5
 
-    groups = {g: [c["id"] for c in (await api.client.get(f"/api/v1/cases?group={g}", headers=alice)).json()["items"]]
-              for g in ("draft", "in_progress", "finished")}
+    groups = {
+        g: [c["id"] for c in (await api.client.get(f"/api/v1/cases?group={g}", headers=alice)).json()["items"]]
+        for g in ("draft", "in_progress", "finished")
+    }
     assert groups == {"draft": [], "in_progress": [], "finished": [case_id]}

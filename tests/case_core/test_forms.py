@@ -262,9 +262,9 @@ def test_sensitive_fields(field, sensitive):
         (mask_phone, "13800138000", "138****8000"),
         (mask_phone, "020-12345678", "020*****5678"),
         (mask_phone, "123456", "****56"),
-            (mask_phone, "1234567", "*****67"),
-            (mask_phone, "1234", "****"),
-            (mask_account, "12345678", "********"),
+        (mask_phone, "1234567", "*****67"),
+        (mask_phone, "1234", "****"),
+        (mask_account, "12345678", "********"),
         (mask_text, "广东省广州市天河区体育西路1号", "广东省广州市****"),
         (mask_text, "广州市天河区", "广*****"),
         (mask_text, "天河", "天*"),
@@ -294,8 +294,9 @@ def test_mask_by_kind_dispatches(kind, value, masked):
 
 def test_uscc_is_stored_compact_and_upper_case():
     code = valid_uscc_for_tests()
-    cleaned, errors = clean_form([FieldDef("u", "机构代码", "string", validator="GB 32100")],
-                                 {"u": f" {code[:8].lower()}-{code[8:].lower()} "})
+    cleaned, errors = clean_form(
+        [FieldDef("u", "机构代码", "string", validator="GB 32100")], {"u": f" {code[:8].lower()}-{code[8:].lower()} "}
+    )
     assert errors == {} and cleaned == {"u": code}
 
 

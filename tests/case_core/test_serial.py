@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import re
 import string
-import random
 from datetime import date, timedelta
 
 import pytest
@@ -70,8 +70,10 @@ def test_every_adjacent_transposition_is_rejected(serial):
 def test_no_neighbour_swap_of_any_sampled_serial_is_accepted():
     # MOD 37,36 (tried first) let about 0.3% of swaps through; the pure MOD 11-2 system must let none.
     rng = random.Random(7)
-    serials = [make_serial(date(2024, 1, 1) + timedelta(days=rng.randrange(1000)), rng.randrange(1, 1_000_000))
-               for _ in range(3000)]
+    serials = [
+        make_serial(date(2024, 1, 1) + timedelta(days=rng.randrange(1000)), rng.randrange(1, 1_000_000))
+        for _ in range(3000)
+    ]
     assert [(s, t) for s in serials for t in swaps(s) if is_valid_serial(t)] == []
 
 

@@ -63,8 +63,9 @@ class Api:
 
     async def staff(self, username: str) -> dict[str, str]:
         if username not in self._staff_tokens:
-            r = await self.client.post("/api/v1/auth/staff-login",
-                                       json={"username": username, "password": DEMO_PASSWORD})
+            r = await self.client.post(
+                "/api/v1/auth/staff-login", json={"username": username, "password": DEMO_PASSWORD}
+            )
             assert r.status_code == 200, r.text
             self._staff_tokens[username] = {"Authorization": f"Bearer {r.json()['access_token']}"}
         return self._staff_tokens[username]
@@ -85,16 +86,25 @@ class Api:
         form = {f["key"]: value_for(f) for f in item["form"]["fields"]}
         form.update(overrides)
         delivery = {"material_submission": item["submission_methods"][0], "pickup": item["delivery_methods"][0]}
-        r = await self.client.patch(f"/api/v1/cases/{case_id}", json={"form": form, "delivery": delivery},
-                                    headers=who)
+        r = await self.client.patch(f"/api/v1/cases/{case_id}", json={"form": form, "delivery": delivery}, headers=who)
         assert r.status_code == 200, r.text
         return r.json()
 
-    async def upload(self, who: dict[str, str], case_id: int, material_type: str, data: bytes | None = None,
-                     filename: str = "scan.jpg", content_type: str = "image/jpeg") -> httpx.Response:
+    async def upload(
+        self,
+        who: dict[str, str],
+        case_id: int,
+        material_type: str,
+        data: bytes | None = None,
+        filename: str = "scan.jpg",
+        content_type: str = "image/jpeg",
+    ) -> httpx.Response:
         return await self.client.post(
-            f"/api/v1/cases/{case_id}/materials", headers=who, data={"material_type": material_type},
-            files={"file": (filename, data if data is not None else images.jpeg(), content_type)})
+            f"/api/v1/cases/{case_id}/materials",
+            headers=who,
+            data={"material_type": material_type},
+            files={"file": (filename, data if data is not None else images.jpeg(), content_type)},
+        )
 
     async def upload_required(self, who: dict[str, str], case_id: int, code: str = ITEM) -> None:
         item = await self.item(code)
@@ -118,8 +128,11 @@ class Api:
 
     # ------------------------------------------------------------------ staff side
     async def act(self, username: str, case_id: int, action: str, **body: Any) -> httpx.Response:
-        return await self.client.post(f"/api/v1/staff/cases/{case_id}/actions", json={"action": action, **body},
-                                      headers=await self.staff(username))
+        return await self.client.post(
+            f"/api/v1/staff/cases/{case_id}/actions",
+            json={"action": action, **body},
+            headers=await self.staff(username),
+        )
 
     async def act_ok(self, username: str, case_id: int, action: str, **body: Any) -> dict[str, Any]:
         r = await self.act(username, case_id, action, **body)
