@@ -1,0 +1,18 @@
+# Convenience wrappers: the scripts in scripts/ are the source of truth
+# (a fresh Debian may not even have make). E.g. `make test ARGS="-x -q"`.
+.PHONY: setup run test lint bench
+
+setup:
+	scripts/setup
+
+run:
+	scripts/run-demo
+
+test:
+	scripts/test $(ARGS)
+
+lint: setup
+	scripts/lint
+
+bench: setup
+	.venv/bin/python -m bench $(ARGS)
