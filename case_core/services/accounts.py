@@ -81,6 +81,13 @@ async def update_profile(
     person = await session.get(Applicant, applicant.id)
     if person is None:
         raise NotFound("用户")
+    if "id_type" in values or "id_number" in values:
+        # An ID number is judged against the ID type it will be stored with, whichever of the two changed.
+        current = {
+            "id_type": person.id_type,
+            "id_number": ctx.cipher.decrypt(person.id_number_enc) if person.id_number_enc else None,
+        }
+        values = {**{k: v for k, v in current.items() if v is not None}, **values}
     cleaned, errors = clean_form(PROFILE_FIELDS, values)
     if errors:
         raise FieldInvalid(errors)

@@ -106,7 +106,6 @@ async def upload(
     mtype = await _check_type(session, case, material_type)
     # Decoding a 20 MB photo takes a while: keep it (and the disk write) off the event loop.
     checked = await asyncio.to_thread(check_file, data, ctx.limits)
-    key = await asyncio.to_thread(ctx.storage.put, data)
     version = 1
     if replaces is not None:
         old = await session.get(Material, replaces)
@@ -116,6 +115,8 @@ async def upload(
             raise ValidationFailed("替换的材料类型不一致")
         old.state = "replaced"
         version = old.version + 1
+    # Only now that everything is checked is the file kept.
+    key = await asyncio.to_thread(ctx.storage.put, data)
     from case_core.crypto import sha256_hex
 
     material = Material(
@@ -170,13 +171,13 @@ async def reusable(
     if material_type:
         q = q.where(Material.material_type == material_type)
     rows = (await session.scalars(q.order_by(Material.id.desc()))).all()
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     out = []
     for m in rows:
         mtype = await session.get(MaterialType, m.material_type)
-        if mtype is None or not _reusable(mtype) or m.sha256 in seen:
+        if mtype is None or not _reusable(mtype) or (m.sha256, m.material_type) in seen:
             continue
-        seen.add(m.sha256)
+        seen.add((m.sha256, m.material_type))
         out.append(m)
     return out
 
@@ -186,7 +187,7 @@ async def reuse(
 ) -> Material:
     case = await _editable_case(session, case_id, applicant)
     source = await session.get(Material, material_id)
-    if source is None or source.applicant_id != applicant.id:
+    if source is None or source.applicant_id != applicant.id or source.state == "deleted":
         raise NotFound("材料")
     mtype = await _check_type(session, case, source.material_type)
     today = local_date(now)
@@ -196,7 +197,10 @@ async def reuse(
         raise ValidationFailed(f"“{mtype.name}”已过有效期，请重新上传")
     dup = await session.scalar(
         select(func.count()).where(
-            Material.case_id == case.id, Material.state == "active", Material.sha256 == source.sha256
+            Material.case_id == case.id,
+            Material.state == "active",
+            Material.sha256 == source.sha256,
+            Material.material_type == source.material_type,
         )
     )
     if dup:

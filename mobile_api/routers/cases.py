@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from case_core import calendar, queries
+from case_core import calendar, catalogue, queries
 from case_core.domain.errors import NotFound
 from case_core.models import Material
 from case_core.services import cases as case_service
@@ -192,7 +192,7 @@ async def upload_material(
         now=now,
         replaces=replaces,
     )
-    return material_service.material_out(material)
+    return material_service.material_out(material, await catalogue.material_type_names(session))
 
 
 @router.delete("/cases/{case_id}/materials/{material_id}", status_code=204)
@@ -210,7 +210,7 @@ async def reuse_material(
     material = await material_service.reuse(
         session, case_id=case_id, applicant=applicant, material_id=body.material_id, now=now
     )
-    return material_service.material_out(material)
+    return material_service.material_out(material, await catalogue.material_type_names(session))
 
 
 @router.get("/materials/reusable")
@@ -220,7 +220,8 @@ async def reusable_materials(
     rows = await material_service.reusable(
         session, applicant=applicant, today=local_date(now), material_type=material_type
     )
-    return {"items": [material_service.material_out(m) for m in rows]}
+    names = await catalogue.material_type_names(session)
+    return {"items": [material_service.material_out(m, names) for m in rows]}
 
 
 @router.get("/cases/{case_id}/materials/{material_id}/file")
