@@ -3,16 +3,16 @@
 .PHONY: setup run test lint bench
 
 setup:
-	scripts/setup
+	bash scripts/setup
 
 run:
-	scripts/run-demo
+	bash scripts/run-demo
 
 test:
-	scripts/test $(ARGS)
+	bash scripts/test $(ARGS)
 
 lint: setup
-	scripts/lint
+	bash scripts/lint
 
 bench: setup
 	.venv/bin/python -m bench $(ARGS)
