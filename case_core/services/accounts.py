@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_core.context import CoreContext
-from case_core.domain.errors import CaseError, FieldInvalid, NotFound, TooManyRequests, Unauthenticated
+from case_core.domain.errors import CaseError, FieldInvalid, Forbidden, NotFound, TooManyRequests, Unauthenticated
 from case_core.domain.forms import FieldDef, clean_form
 from case_core.domain.masking import mask_id_number, mask_phone, mask_text
+from case_core.domain.states import Role
 from case_core.models import Applicant, Department, Staff
 from case_core.principals import ApplicantPrincipal, RequestInfo, StaffPrincipal
 from case_core.services import audit
@@ -121,9 +122,6 @@ async def reveal_applicant(
     case_id: int | None = None,
 ) -> dict[str, Any]:
     """A staff read of an applicant's personal data in the clear: permission-checked and audited."""
-    from case_core.domain.errors import Forbidden
-    from case_core.domain.states import Role
-
     if not staff.has(Role.PII_READER):
         raise Forbidden("您没有查看个人完整信息的权限")
     person = await session.get(Applicant, applicant_id)

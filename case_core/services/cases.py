@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from case_core import calendar
-from case_core.catalogue import get_item, versions_for
+from case_core.catalogue import get_item, material_type_names, versions_for
 from case_core.context import CoreContext
 from case_core.domain.clock import Deadline, Pause, compute_deadline, light_for
 from case_core.domain.errors import CaseError, Conflict, FieldInvalid, NotFound, ValidationFailed
@@ -26,8 +26,18 @@ from case_core.domain.forms import FieldDef, clean_form, missing_required
 from case_core.domain.masking import mask_by_kind
 from case_core.domain.serial import make_serial
 from case_core.domain.states import CLOCKED_STATUSES, EDITABLE_STATUSES, FINISHED_STATUSES, Action, Status
-from case_core.domain.transitions import CaseFacts, Defect, Params, StepDef, clock_paused, transition
-from case_core.models import Applicant, Case, CaseEvent, ClockPause, Evaluation, Licence, Notice, SerialCounter
+from case_core.domain.transitions import Actor, CaseFacts, Defect, Params, StepDef, clock_paused, transition
+from case_core.models import (
+    Applicant,
+    Case,
+    CaseEvent,
+    ClockPause,
+    Department,
+    Evaluation,
+    Licence,
+    Notice,
+    SerialCounter,
+)
 from case_core.notices import compose
 from case_core.principals import ApplicantPrincipal, RequestInfo, StaffPrincipal
 from case_core.services import audit
@@ -51,8 +61,6 @@ async def get_for_applicant(
 
 
 async def department_path(session: AsyncSession, department_id: int) -> str:
-    from case_core.models import Department
-
     path = await session.scalar(select(Department.path).where(Department.id == department_id))
     return path or ""
 
@@ -265,8 +273,6 @@ async def _facts(
         secret = read_secret(ctx, case)
         present = await active_material_types(session, case_id=case.id)
         names = {m["material_id"]: m.get("name") for m in item.data.get("materials", [])}
-        from case_core.catalogue import material_type_names
-
         type_names = await material_type_names(session)
         facts["missing_materials"] = tuple(
             type_names.get(mid, names.get(mid) or mid)
@@ -402,8 +408,6 @@ async def _issue_licence(session: AsyncSession, case: Case, now: datetime) -> Li
 async def _defect_lines(
     session: AsyncSession, fields: tuple[FieldDef, ...], item_code: str, defects: tuple[Defect, ...]
 ) -> list[dict[str, Any]]:
-    from case_core.catalogue import material_type_names
-
     item = await get_item(session, item_code)
     allowed = {m["material_id"] for m in item.data.get("materials", [])}
     names = await material_type_names(session)
@@ -437,8 +441,6 @@ async def _apply(
     now: datetime,
     info: RequestInfo | None,
 ) -> Case:
-    from case_core.domain.transitions import Actor
-
     fields, steps = await versions_for(session, case.form_version_id, case.process_version_id)
     facts = await _facts(session, ctx, case, fields, steps, request.action)
     actor = Actor(kind=actor_type, id=actor_id, roles=roles, name=actor_name or "")  # type: ignore[arg-type]
@@ -708,11 +710,6 @@ async def evaluate(
     except IntegrityError as exc:
         raise Conflict("该办件已评价，不能重复评价") from exc
     return evaluation
-
-
-async def staff_facts(case: Case, steps: tuple[StepDef, ...]) -> CaseFacts:
-    """Facts enough to say which actions a page may offer (preconditions are checked when acting)."""
-    return CaseFacts(status=Status(case.status), steps=steps, step_index=case.step_index)
 
 
 async def recompute_provisional_deadlines(session: AsyncSession, ctx: CoreContext, *, now: datetime) -> int:

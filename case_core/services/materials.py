@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_core.context import CoreContext
+from case_core.crypto import sha256_hex
 from case_core.domain.errors import Conflict, NotFound, ValidationFailed
 from case_core.domain.states import EDITABLE_STATUSES
 from case_core.models import Case, Material, MaterialType, ServiceItem
@@ -117,8 +118,6 @@ async def upload(
         version = old.version + 1
     # Only now that everything is checked is the file kept.
     key = await asyncio.to_thread(ctx.storage.put, data)
-    from case_core.crypto import sha256_hex
-
     material = Material(
         case_id=case.id,
         applicant_id=applicant.id,
