@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+import orjson
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -52,7 +53,14 @@ class Base(DeclarativeBase):
     }
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # orjson for JSON columns: the detail read decodes several per row.
+    kwargs.setdefault("json_serializer", _json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -66,8 +74,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cur.close()
 
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
+    # Enough pooled connections per worker for its concurrent requests: overflow connections are closed on
+    # return, and opening one per request (TLS negotiation included) costs more than the request.
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 20)
     # No pre-ping: it costs a round trip per checkout on the hot path; recycle stale connections instead.
     kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)

@@ -34,7 +34,7 @@ class AppState:
     wechat: MiniProgram
 
 
-def app_state(request: Request) -> AppState:
+def app_state(request: Request) -> AppState:  # plain helper, not a dependency by itself
     return request.app.state.weijian
 
 
@@ -60,30 +60,36 @@ def _bearer(request: Request) -> str:
     return token
 
 
-def current_applicant(request: Request) -> ApplicantPrincipal:
+async def current_applicant(request: Request) -> ApplicantPrincipal:
     return app_state(request).tokens.applicant(_bearer(request))
 
 
-def current_staff(request: Request) -> StaffPrincipal:
+async def current_staff(request: Request) -> StaffPrincipal:
     return app_state(request).tokens.staff(_bearer(request))
 
 
-def request_info(request: Request) -> RequestInfo:
+async def request_info(request: Request) -> RequestInfo:
     return RequestInfo(ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"))
 
 
-def core_context(request: Request) -> CoreContext:
+async def core_context(request: Request) -> CoreContext:
     return app_state(request).ctx
 
 
-def now() -> datetime:
+async def now() -> datetime:
     return utcnow()
 
 
+async def state_dep(request: Request) -> AppState:
+    return app_state(request)
+
+
+# Dependencies are ``async def`` on purpose: FastAPI runs plain ``def`` dependencies in a thread pool, a thread
+# hop per dependency per request on the hot paths.
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 CurrentApplicant = Annotated[ApplicantPrincipal, Depends(current_applicant)]
 CurrentStaff = Annotated[StaffPrincipal, Depends(current_staff)]
 InfoDep = Annotated[RequestInfo, Depends(request_info)]
 CtxDep = Annotated[CoreContext, Depends(core_context)]
-StateDep = Annotated[AppState, Depends(app_state)]
+StateDep = Annotated[AppState, Depends(state_dep)]
 NowDep = Annotated[datetime, Depends(now)]
