@@ -6,6 +6,7 @@ running cases keep the versions they started with.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,13 +30,6 @@ KNOWN_DEPARTMENTS: dict[str, tuple[str, str | None]] = {
 }
 
 CATEGORIES = ("行政许可", "行政处罚", "行政强制", "行政征收", "行政给付", "行政检查", "行政确认", "公共服务")
-
-
-@dataclass(frozen=True)
-class ItemVersions:
-    item: ServiceItem
-    fields: tuple[FieldDef, ...]
-    steps: tuple[StepDef, ...]
 
 
 def steps_from_data(rows: list[dict[str, Any]]) -> tuple[StepDef, ...]:
@@ -135,6 +129,7 @@ async def upsert_item(session: AsyncSession, data: dict[str, Any], now: datetime
         session, ProcessVersion, item.id, "steps", data.get("process") or [], item.process_version_id, now
     )
     await session.flush()
+    invalidate()
     return item
 
 
@@ -146,34 +141,111 @@ async def load_items(session: AsyncSession, path: Path, now: datetime) -> int:
 
 
 async def load_seed(session: AsyncSession, seed_dir: Path, now: datetime) -> dict[str, int]:
+    invalidate()
     return {
         "material_types": await load_material_types(session, seed_dir / "materials.yaml"),
         "items": await load_items(session, seed_dir / "items.yaml", now),
     }
 
 
-async def get_item(session: AsyncSession, code: str) -> ServiceItem:
+# ----------------------------------------------------------------------------------------------- cache
+# The catalogue changes rarely and every write path reads it. Versions are immutable (editing adds a version), so
+# they are cached for good; items and material types for CACHE_SECONDS per process (a load in this process
+# invalidates at once; other workers see it within CACHE_SECONDS).
+
+CACHE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    """A read-only snapshot of an item, safe to share between requests."""
+
+    id: int
+    code: str
+    name: str
+    category: str
+    department_id: int
+    promised_limit_working_days: int
+    legal_limit_working_days: int
+    online_available: bool
+    data: dict[str, Any]
+    form_version_id: int
+    process_version_id: int
+
+    @property
+    def material_ids(self) -> frozenset[str]:
+        return frozenset(m["material_id"] for m in self.data.get("materials", []))
+
+
+_items: dict[str, tuple[float, ItemInfo]] = {}
+_versions: dict[tuple[int, int], tuple[tuple[FieldDef, ...], tuple[StepDef, ...]]] = {}
+_names: tuple[float, dict[str, str]] | None = None
+
+
+def invalidate(*, versions: bool = False) -> None:
+    """Drop cached items and names; ``versions=True`` also drops versions (only when switching databases)."""
+    global _names
+    _items.clear()
+    _names = None
+    if versions:
+        _versions.clear()
+
+
+def _snapshot(item: ServiceItem) -> ItemInfo:
+    assert item.form_version_id is not None and item.process_version_id is not None
+    return ItemInfo(
+        id=item.id,
+        code=item.code,
+        name=item.name,
+        category=item.category,
+        department_id=item.department_id,
+        promised_limit_working_days=item.promised_limit_working_days,
+        legal_limit_working_days=item.legal_limit_working_days,
+        online_available=item.online_available,
+        data=item.data,
+        form_version_id=item.form_version_id,
+        process_version_id=item.process_version_id,
+    )
+
+
+async def get_item(session: AsyncSession, code: str) -> ItemInfo:
+    hit = _items.get(code)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
     item = await session.scalar(select(ServiceItem).where(ServiceItem.code == code))
     if item is None:
         raise NotFound("事项")
-    return item
+    info = _snapshot(item)
+    _items[code] = (time.monotonic(), info)
+    return info
 
 
 async def versions_for(
     session: AsyncSession, form_version_id: int, process_version_id: int
 ) -> tuple[tuple[FieldDef, ...], tuple[StepDef, ...]]:
+    key = (form_version_id, process_version_id)
+    hit = _versions.get(key)
+    if hit is not None:
+        return hit
     form = await session.get(FormVersion, form_version_id)
     process = await session.get(ProcessVersion, process_version_id)
     assert form is not None and process is not None
-    return fields_from_data(form.fields), steps_from_data(process.steps)
+    result = fields_from_data(form.fields), steps_from_data(process.steps)
+    _versions[key] = result
+    return result
 
 
 async def material_type_names(session: AsyncSession) -> dict[str, str]:
+    global _names
+    if _names is not None and time.monotonic() - _names[0] < CACHE_SECONDS:
+        return _names[1]
     rows = await session.execute(select(MaterialType.id, MaterialType.name))
-    return {r.id: r.name for r in rows}
+    names = {r.id: r.name for r in rows}
+    _names = (time.monotonic(), names)
+    return names
 
 
-def item_summary(item: ServiceItem) -> dict[str, Any]:
+def item_summary(item: ServiceItem | ItemInfo) -> dict[str, Any]:
     d = item.data
     return {
         "code": item.code,
@@ -188,7 +260,7 @@ def item_summary(item: ServiceItem) -> dict[str, Any]:
     }
 
 
-def item_detail(item: ServiceItem, form: FormVersion, process: ProcessVersion, names: dict[str, str]) -> dict[str, Any]:
+def item_detail(item: ItemInfo, form: FormVersion, process: ProcessVersion, names: dict[str, str]) -> dict[str, Any]:
     """The self-check information of 6.2.1 plus what the mini-program needs to render the application."""
     d = item.data
     return {

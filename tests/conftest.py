@@ -117,7 +117,7 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory, fake_wechat
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[object]:
-    from case_core import calendar
+    from case_core import calendar, catalogue
     from mobile_api.app import create_app
 
     application = create_app(settings)
@@ -127,6 +127,7 @@ async def app(settings: Settings) -> AsyncIterator[object]:
             await conn.execute(text(f"DELETE FROM {table}"))
         await conn.execute(text("UPDATE staff SET failed_logins = 0, locked_until = NULL"))
     calendar.invalidate()
+    catalogue.invalidate(versions=True)  # the process-wide caches must not carry ids across backends
     if settings.redis_url:
         import redis
 

@@ -409,7 +409,7 @@ async def _defect_lines(
     session: AsyncSession, fields: tuple[FieldDef, ...], item_code: str, defects: tuple[Defect, ...]
 ) -> list[dict[str, Any]]:
     item = await get_item(session, item_code)
-    allowed = {m["material_id"] for m in item.data.get("materials", [])}
+    allowed = item.material_ids
     names = await material_type_names(session)
     labels = {f.key: f.label for f in fields}
     lines = []
@@ -544,21 +544,22 @@ async def submit(
     if case.status == Status.SUBMITTED:
         return case
     try:
-        async with session.begin_nested():
-            return await _apply(
-                session,
-                ctx,
-                case,
-                ActionRequest(Action.SUBMIT),
-                actor_type="applicant",
-                actor_id=applicant.id,
-                actor_name=case.applicant_name,
-                roles=frozenset(),
-                now=now,
-                info=info,
-            )
+        return await _apply(
+            session,
+            ctx,
+            case,
+            ActionRequest(Action.SUBMIT),
+            actor_type="applicant",
+            actor_id=applicant.id,
+            actor_name=case.applicant_name,
+            roles=frozenset(),
+            now=now,
+            info=info,
+        )
     except Conflict:
-        # Two taps raced and the other one won: that is the one submission; answer with it.
+        # Two taps raced and the other one won: that is the one submission; answer with it. Nothing else was
+        # written in this transaction, so rolling all of it back loses nothing.
+        await session.rollback()
         await session.refresh(case)
         if case.status == Status.SUBMITTED:
             return case

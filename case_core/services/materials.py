@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from case_core.catalogue import get_item
 from case_core.context import CoreContext
 from case_core.crypto import sha256_hex
 from case_core.domain.errors import Conflict, NotFound, ValidationFailed
 from case_core.domain.states import EDITABLE_STATUSES
-from case_core.models import Case, Material, MaterialType, ServiceItem
+from case_core.models import Case, Material, MaterialType
 from case_core.principals import ApplicantPrincipal
 from case_core.timeutil import local_date
 from case_core.uploads import check_file, safe_filename
@@ -52,9 +53,8 @@ async def _editable_case(session: AsyncSession, case_id: int, applicant: Applica
 
 
 async def _check_type(session: AsyncSession, case: Case, material_type: str) -> MaterialType:
-    item = await session.get(ServiceItem, case.item_id)
-    assert item is not None
-    if material_type not in {m["material_id"] for m in item.data.get("materials", [])}:
+    item = await get_item(session, case.item_code)
+    if material_type not in item.material_ids:
         raise ValidationFailed(f"该事项不需要“{material_type}”这项材料", material_type=material_type)
     mtype = await session.get(MaterialType, material_type)
     if mtype is None:
