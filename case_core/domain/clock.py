@@ -11,10 +11,12 @@ Conventions (also in docs/architecture.md):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 
 class Light(StrEnum):
@@ -42,6 +44,38 @@ class WorkCalendar:
 
     def knows(self, day: date) -> bool:
         return day.year in self.known_years
+
+    @cached_property
+    def _adjustments(self) -> tuple[list[int], list[int]]:
+        """Sorted override ordinals and the running sum of how each changes the Monday–Friday count."""
+        ordinals, running, total = [], [], 0
+        for day in sorted(self.overrides):
+            weekday_rule = day.weekday() < 5
+            if self.overrides[day] != weekday_rule:
+                total += 1 if self.overrides[day] else -1
+                ordinals.append(day.toordinal())
+                running.append(total)
+        return ordinals, running
+
+    def count_workdays(self, start: date, end: date) -> int:
+        """Working days d with start < d <= end, in O(log n): weekdays by arithmetic, then the overrides."""
+        if end <= start:
+            return 0
+        ordinals, running = self._adjustments
+
+        def adjust_upto(ordinal: int) -> int:
+            i = bisect_right(ordinals, ordinal)
+            return running[i - 1] if i else 0
+
+        return (
+            _weekdays_upto(end) - _weekdays_upto(start) + adjust_upto(end.toordinal()) - adjust_upto(start.toordinal())
+        )
+
+
+def _weekdays_upto(day: date) -> int:
+    """Monday–Friday days from a fixed origin up to and including ``day`` (ordinal 1 is a Monday)."""
+    weeks, rest = divmod(day.toordinal() - 1, 7)
+    return weeks * 5 + min(rest + 1, 5)
 
 
 @dataclass(frozen=True)
@@ -101,8 +135,8 @@ def compute_deadline(
 def working_days_between(calendar: WorkCalendar, start: date, end: date) -> int:
     """Working days d with start < d <= end (negative when end is before start)."""
     if end < start:
-        return -working_days_between(calendar, end, start)
-    return sum(1 for i in range(1, (end - start).days + 1) if calendar.is_workday(start + timedelta(days=i)))
+        return -calendar.count_workdays(end, start)
+    return calendar.count_workdays(start, end)
 
 
 def light_for(

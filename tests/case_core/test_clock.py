@@ -225,3 +225,17 @@ def test_working_days_between_is_antisymmetric(start, end, days):
 def test_an_open_pause_without_today_is_refused_rather_than_counted_forever():
     with pytest.raises(ValueError):
         compute_deadline(WorkCalendar.weekdays_only(), date(2025, 3, 3), 5, [Pause(date(2025, 3, 4))])
+
+
+def test_counting_working_days_by_arithmetic_matches_counting_day_by_day():
+    import random
+
+    def by_day(start: date, end: date) -> int:
+        return sum(1 for i in range(1, (end - start).days + 1) if CAL.is_workday(start + timedelta(days=i)))
+
+    rng = random.Random(11)
+    for _ in range(2000):
+        start = date(2023, 11, 1) + timedelta(days=rng.randrange(1300))
+        end = start + timedelta(days=rng.randrange(-500, 500))
+        expected = by_day(start, end) if end >= start else -by_day(end, start)
+        assert working_days_between(CAL, start, end) == expected, (start, end)
