@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, desc, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -123,6 +124,69 @@ _DETAIL = (
 
 async def case_row(session: AsyncSession, case_id: int) -> Any:
     return (await session.execute(_DETAIL.where(cases.c.id == case_id))).first()
+
+
+# The same read as one round trip on PostgreSQL, the latest timeline page aggregated in the row, sent straight
+# through asyncpg on the session's own connection (so a write request sees its own uncommitted changes).
+_PG_DETAIL = f"""
+SELECT c.*, pv.steps, d.path AS department_path, d.name AS department_name,
+       e.level AS ev_level, e.aspects AS ev_aspects, e.comment AS ev_comment, e.created_at AS ev_at,
+       l.licence_no AS lic_no, l.licence_type AS lic_type, l.issued_at AS lic_issued_at,
+       l.valid_until AS lic_valid_until, l.status AS lic_status,
+       (SELECT coalesce(jsonb_agg(x ORDER BY x.id), '[]'::jsonb) FROM (
+            SELECT id, at, actor_type, actor_name, action, from_status, to_status, step_key AS step, opinion, data
+            FROM case_events WHERE case_id = c.id ORDER BY id DESC LIMIT {EVENTS_PAGE}) x) AS events_page
+FROM cases c
+JOIN process_versions pv ON pv.id = c.process_version_id
+JOIN departments d ON d.id = c.department_id
+LEFT JOIN evaluations e ON e.case_id = c.id
+LEFT JOIN licences l ON l.case_id = c.id
+WHERE c.id = $1
+"""
+_PG_JSON_COLUMNS = (
+    "steps",
+    "form_masked",
+    "delivery_masked",
+    "materials_doc",
+    "notices_doc",
+    "ev_aspects",
+    "events_page",
+)
+
+
+class _RecordView:
+    """Attribute access over an asyncpg Record, like a SQLAlchemy Row."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+async def case_row_with_events(session: AsyncSession, case_id: int) -> tuple[Any, list[dict[str, Any]]] | None:
+    """The detail row and the latest page of its timeline: one round trip on PostgreSQL, two elsewhere."""
+    conn = await session.connection()
+    if conn.dialect.name != "postgresql":
+        row = await case_row(session, case_id)
+        return None if row is None else (row, await case_events(session, case_id))
+    raw = await conn.get_raw_connection()
+    record = await raw.driver_connection.fetchrow(_PG_DETAIL, case_id)  # type: ignore[union-attr]
+    if record is None:
+        return None
+    values = dict(record)
+    for key in _PG_JSON_COLUMNS:
+        if isinstance(values.get(key), str):
+            values[key] = orjson.loads(values[key])
+    page = values.pop("events_page")
+    for event in page:
+        event["action_label"] = ACTION_LABELS.get(event["action"], event["action"])
+    return _RecordView(values), page
 
 
 def case_detail(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_core import calendar, catalogue, queries
+from case_core.context import CoreContext
 from case_core.domain.errors import NotFound
 from case_core.models import Material
 from case_core.services import cases as case_service
@@ -45,11 +48,13 @@ class ReuseIn(BaseModel):
     material_id: int
 
 
-async def _detail(session: Any, ctx: Any, case_id: int, applicant_id: int, now: Any) -> dict[str, Any]:
-    row = await queries.case_row(session, case_id)
-    if row is None or row.applicant_id != applicant_id:
+async def _detail(
+    session: AsyncSession, ctx: CoreContext, case_id: int, applicant_id: int, now: datetime
+) -> dict[str, Any]:
+    found = await queries.case_row_with_events(session, case_id)
+    if found is None or found[0].applicant_id != applicant_id:
         raise NotFound("办件")
-    page = await queries.case_events(session, case_id)
+    row, page = found
     cal = await calendar.get_calendar(session)
     secret = ctx.cipher.decrypt_json(row.secret) if row.secret else {}
     return queries.case_detail(

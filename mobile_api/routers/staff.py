@@ -116,10 +116,10 @@ async def _staff_detail(
     reveal: bool = False,
 ) -> dict:
     """The staff view of a case: two queries, like the applicant's (scope is checked on the same row)."""
-    row = await queries.case_row(session, case_id)
-    if row is None or not row.department_path.startswith(staff.department_path):
+    found = await queries.case_row_with_events(session, case_id)
+    if found is None or not found[0].department_path.startswith(staff.department_path):
         raise NotFound("办件")
-    page = await queries.case_events(session, case_id)
+    row, page = found
     cal = await calendar.get_calendar(session)
     if reveal:
         if not staff.has(Role.PII_READER):
