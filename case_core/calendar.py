@@ -95,6 +95,13 @@ async def get_calendar(session: AsyncSession) -> WorkCalendar:
     return cal
 
 
+def cached() -> WorkCalendar | None:
+    """The cached calendar if still fresh, without touching the database (hot reads use it)."""
+    if _CACHE is not None and time.monotonic() - _CACHE[0] < CACHE_SECONDS:
+        return _CACHE[1]
+    return None
+
+
 def invalidate() -> None:
     global _CACHE
     _CACHE = None

@@ -26,6 +26,7 @@ from case_core.domain.states import (
 )
 from case_core.domain.transitions import CASEWORK, INTAKE
 from case_core.models import Case, CaseEvent, Department, Evaluation, Licence, ProcessVersion, ServiceItem
+from case_core.pg_reads import PgReads
 from case_core.timeutil import local_date
 
 # Plain Table objects: a Core select of table columns skips the ORM's row loading (measured ~0.5 ms per query).
@@ -169,14 +170,7 @@ class _RecordView:
             raise AttributeError(name) from None
 
 
-async def case_row_with_events(session: AsyncSession, case_id: int) -> tuple[Any, list[dict[str, Any]]] | None:
-    """The detail row and the latest page of its timeline: one round trip on PostgreSQL, two elsewhere."""
-    conn = await session.connection()
-    if conn.dialect.name != "postgresql":
-        row = await case_row(session, case_id)
-        return None if row is None else (row, await case_events(session, case_id))
-    raw = await conn.get_raw_connection()
-    record = await raw.driver_connection.fetchrow(_PG_DETAIL, case_id)  # type: ignore[union-attr]
+def _detail_from_record(record: Any) -> tuple[Any, list[dict[str, Any]]] | None:
     if record is None:
         return None
     values = dict(record)
@@ -187,6 +181,22 @@ async def case_row_with_events(session: AsyncSession, case_id: int) -> tuple[Any
     for event in page:
         event["action_label"] = ACTION_LABELS.get(event["action"], event["action"])
     return _RecordView(values), page
+
+
+async def case_row_with_events(session: AsyncSession, case_id: int) -> tuple[Any, list[dict[str, Any]]] | None:
+    """The detail row and the latest page of its timeline, inside the session's transaction: one round trip on
+    PostgreSQL (through asyncpg on the session's own connection), two elsewhere."""
+    conn = await session.connection()
+    if conn.dialect.name != "postgresql":
+        row = await case_row(session, case_id)
+        return None if row is None else (row, await case_events(session, case_id))
+    raw = await conn.get_raw_connection()
+    return _detail_from_record(await raw.driver_connection.fetchrow(_PG_DETAIL, case_id))  # type: ignore[union-attr]
+
+
+async def pooled_case_row_with_events(reads: PgReads, case_id: int) -> tuple[Any, list[dict[str, Any]]] | None:
+    """The same read on the raw read pool, outside any transaction (GET requests on PostgreSQL)."""
+    return _detail_from_record(await reads.fetchrow(_PG_DETAIL, case_id))
 
 
 def case_detail(

@@ -12,6 +12,7 @@ from redis import asyncio as aioredis
 from case_core.context import CoreContext
 from case_core.crypto import FieldCipher
 from case_core.db import make_engine, make_sessionmaker, sqlite_write_transactions
+from case_core.pg_reads import PgReads
 from case_core.settings import Settings
 from case_core.storage import LocalStorage
 from case_core.uploads import UploadLimits
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         write_sessions=make_sessionmaker(engine.execution_options(sqlite_immediate=True)),
         limiter=limiter,
+        reads=PgReads(settings.resolved_database_url) if engine.dialect.name == "postgresql" else None,
         wechat=MiniProgram(
             settings.wechat_appid, settings.wechat_secret, settings.wechat_api_base_url, settings.redis_url
         ),
@@ -58,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         if redis is not None:
             await redis.aclose()
+        if state.reads is not None:
+            await state.reads.close()
         await engine.dispose()
 
     app = FastAPI(

@@ -6,13 +6,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from case_core import calendar, queries
 from case_core.context import CoreContext
+from case_core.domain.clock import WorkCalendar
 from case_core.domain.errors import Unauthenticated
+from case_core.pg_reads import PgReads
 from case_core.principals import ApplicantPrincipal, RequestInfo, StaffPrincipal
 from case_core.settings import Settings
 from case_core.timeutil import utcnow
@@ -32,6 +35,7 @@ class AppState:
     write_sessions: async_sessionmaker[AsyncSession]
     limiter: RateLimiter
     wechat: MiniProgram
+    reads: PgReads | None = None  # the raw read pool, PostgreSQL only
 
 
 def app_state(request: Request) -> AppState:  # plain helper, not a dependency by itself
@@ -78,6 +82,23 @@ async def core_context(request: Request) -> CoreContext:
 
 async def now() -> datetime:
     return utcnow()
+
+
+async def read_detail(state: AppState, case_id: int) -> tuple[Any, list[dict[str, Any]]] | None:
+    """A case's detail row and latest events for a GET: the raw read pool on PostgreSQL, a session elsewhere."""
+    if state.reads is not None:
+        return await queries.pooled_case_row_with_events(state.reads, case_id)
+    async with state.read_sessions() as session:
+        return await queries.case_row_with_events(session, case_id)
+
+
+async def work_calendar(state: AppState) -> WorkCalendar:
+    """The working-day calendar, from the process cache when fresh (no database round trip)."""
+    cal = calendar.cached()
+    if cal is None:
+        async with state.read_sessions() as session:
+            cal = await calendar.get_calendar(session)
+    return cal
 
 
 async def state_dep(request: Request) -> AppState:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ class TokenService:
         # A 256-bit signing key of its own, derived from the one configured secret.
         self._secret = hashlib.sha256(f"weijian:jwt:{secret}".encode()).hexdigest()
         self._ttl = ttl
+        self._verified: dict[str, dict[str, Any]] = {}
 
     def _encode(self, claims: dict[str, Any], now: datetime) -> str:
         return jwt.encode({**claims, "iat": now, "exp": now + self._ttl}, self._secret, algorithm=ALGORITHM)
@@ -40,8 +42,17 @@ class TokenService:
         )
 
     def decode(self, token: str) -> dict[str, Any]:
+        # A verified token stays valid until it expires: remember it (per process) instead of re-verifying the
+        # signature on every request; the expiry is still checked on each use.
+        hit = self._verified.get(token)
+        if hit is not None and hit["exp"] > time.time():
+            return hit
         try:
-            return jwt.decode(token, self._secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+            if len(self._verified) >= 10_000:
+                self._verified.clear()
+            self._verified[token] = claims
+            return claims
         except jwt.ExpiredSignatureError as exc:
             raise Unauthenticated("登录已过期，请重新登录") from exc
         except jwt.PyJWTError as exc:

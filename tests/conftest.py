@@ -133,6 +133,8 @@ async def app(settings: Settings) -> AsyncIterator[object]:
 
         redis.Redis.from_url(settings.redis_url).flushdb()
     yield application
+    if application.state.weijian.reads is not None:  # no lifespan under ASGITransport: close by hand
+        await application.state.weijian.reads.close()
     await engine.dispose()
 
 

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, model_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_core import calendar, queries
 from case_core.catalogue import steps_from_data
+from case_core.context import CoreContext
+from case_core.domain.clock import WorkCalendar
 from case_core.domain.errors import Forbidden, NotFound
 from case_core.domain.states import Action, Role, Status
 from case_core.domain.transitions import CaseFacts, Defect, allowed_actions
 from case_core.models import Applicant, Material
+from case_core.principals import StaffPrincipal
 from case_core.services import accounts, audit
 from case_core.services import cases as case_service
-from mobile_api.deps import CtxDep, CurrentStaff, InfoDep, NowDep, SessionDep
+from mobile_api.deps import CtxDep, CurrentStaff, InfoDep, NowDep, SessionDep, StateDep, read_detail, work_calendar
 from mobile_api.responses import json_response
 
 router = APIRouter(prefix="/staff", tags=["staff"])
@@ -106,61 +111,74 @@ async def task_summary(session: SessionDep, ctx: CtxDep, staff: CurrentStaff, no
     )
 
 
-async def _staff_detail(
-    session: SessionDep,
-    ctx: CtxDep,
-    staff: CurrentStaff,
-    case_id: int,
-    now: NowDep,
-    info: InfoDep | None = None,
-    reveal: bool = False,
-) -> dict:
-    """The staff view of a case: two queries, like the applicant's (scope is checked on the same row)."""
-    found = await queries.case_row_with_events(session, case_id)
+def _in_scope(found: tuple[Any, list[dict[str, Any]]] | None, staff: StaffPrincipal) -> tuple[Any, list]:
     if found is None or not found[0].department_path.startswith(staff.department_path):
         raise NotFound("办件")
-    row, page = found
-    cal = await calendar.get_calendar(session)
-    if reveal:
-        if not staff.has(Role.PII_READER):
-            raise Forbidden("您没有查看个人完整信息的权限")
-        secret = ctx.cipher.decrypt_json(row.secret) if row.secret else {}
-        form, delivery = secret.get("form", {}), secret.get("delivery", {})
-        audit.record(
-            session,
-            actor_type="staff",
-            actor_id=staff.id,
-            action="pii.read",
-            now=now,
-            info=info,
-            case_id=case_id,
-            target="case.form",
-            detail={"fields": sorted(form)},
-        )
-    else:
-        form, delivery = row.form_masked or {}, row.delivery_masked or {}
+    return found
+
+
+def _render(
+    row: Any,
+    page: list[dict[str, Any]],
+    cal: WorkCalendar,
+    ctx: CoreContext,
+    staff: StaffPrincipal,
+    now: datetime,
+    form: dict[str, Any],
+    delivery: dict[str, Any],
+    masked: bool,
+) -> dict[str, Any]:
     detail = queries.case_detail(
-        row, page, cal, now, yellow_days=ctx.yellow_days, form=form, delivery=delivery, masked=not reveal
+        row, page, cal, now, yellow_days=ctx.yellow_days, form=form, delivery=delivery, masked=masked
     )
     facts = CaseFacts(status=Status(row.status), steps=steps_from_data(row.steps or []), step_index=row.step_index)
     detail["allowed_actions"] = [a.value for a in allowed_actions(facts, staff.actor)]
     return detail
 
 
+async def _staff_detail(
+    session: AsyncSession, ctx: CoreContext, staff: StaffPrincipal, case_id: int, now: datetime
+) -> dict[str, Any]:
+    """The staff view (masked) inside the request's transaction, for write endpoints."""
+    row, page = _in_scope(await queries.case_row_with_events(session, case_id), staff)
+    cal = await calendar.get_calendar(session)
+    return _render(row, page, cal, ctx, staff, now, row.form_masked or {}, row.delivery_masked or {}, True)
+
+
 @router.get("/cases/{case_id}")
 async def staff_case(
     case_id: int,
     session: SessionDep,
-    ctx: CtxDep,
+    state: StateDep,
     staff: CurrentStaff,
     now: NowDep,
     info: InfoDep,
     reveal: bool = False,
 ) -> Response:
     """Personal data is masked; ``?reveal=true`` (role pii_reader) shows it in the clear and is audited."""
-    if reveal:
-        return json_response(await _staff_detail(session, ctx, staff, case_id, now, info, reveal=True))
-    return json_response(await _staff_detail(session, ctx, staff, case_id, now))
+    if not reveal:
+        row, page = _in_scope(await read_detail(state, case_id), staff)
+        cal = await work_calendar(state)
+        masked = _render(row, page, cal, state.ctx, staff, now, row.form_masked or {}, row.delivery_masked or {}, True)
+        return json_response(masked)
+    if not staff.has(Role.PII_READER):
+        raise Forbidden("您没有查看个人完整信息的权限")
+    row, page = _in_scope(await queries.case_row_with_events(session, case_id), staff)
+    secret = state.ctx.cipher.decrypt_json(row.secret) if row.secret else {}
+    form, delivery = secret.get("form", {}), secret.get("delivery", {})
+    audit.record(
+        session,
+        actor_type="staff",
+        actor_id=staff.id,
+        action="pii.read",
+        now=now,
+        info=info,
+        case_id=case_id,
+        target="case.form",
+        detail={"fields": sorted(form)},
+    )
+    cal = await calendar.get_calendar(session)
+    return json_response(_render(row, page, cal, state.ctx, staff, now, form, delivery, False))
 
 
 @router.get("/cases/{case_id}/applicant")

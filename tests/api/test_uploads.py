@@ -89,6 +89,8 @@ async def limited_api(app: object, settings: Settings) -> AsyncIterator[LimitedA
     yield build
     for application, client in made:
         await client.aclose()
+        if application.state.weijian.reads is not None:
+            await application.state.weijian.reads.close()
         await application.state.engine.dispose()
 
 

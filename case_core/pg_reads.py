@@ -1,0 +1,67 @@
+"""A raw asyncpg pool for the hottest reads on PostgreSQL (the case detail, the task list).
+
+Each read is one statement on one pooled connection: no ORM, no session, no transaction (one statement is its
+own consistent snapshot), JSONB decoded by orjson, no reset round trip when a connection goes back to the pool
+(a lone SELECT leaves nothing to reset). Writes, and reads inside a write's transaction, stay on SQLAlchemy.
+SQLite has no such pool: callers fall back to the session (``case_core.queries``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy.engine import make_url
+
+
+def asyncpg_dsn(sqlalchemy_url: str) -> str:
+    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _init(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name,
+            schema="pg_catalog",
+            format="text",
+            decoder=orjson.loads,
+            encoder=lambda v: orjson.dumps(v).decode(),
+        )
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    return None
+
+
+class PgReads:
+    def __init__(self, sqlalchemy_url: str, max_size: int = 10) -> None:
+        self._dsn = asyncpg_dsn(sqlalchemy_url)
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            pool = await asyncpg.create_pool(
+                self._dsn, min_size=1, max_size=self._max_size, init=_init, reset=_no_reset
+            )
+            if self._pool is None:  # another request may have created it while we awaited
+                self._pool = pool
+            else:
+                await pool.close()
+        return self._pool
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn:
+            return await conn.fetchrow(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn:
+            return await conn.fetch(sql, *args)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
