@@ -1,0 +1,1 @@
+"""HTTP benchmarks of the hot endpoints (``python -m bench``); see docs/benchmarks.md."""
