@@ -6,11 +6,13 @@ licence, materials and notices denormalised on the case) and the latest page of 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, desc, exists, false, func, or_, select
+from sqlalchemy import Date, Integer, and_, bindparam, desc, exists, false, func, or_, select
+from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_core.domain.clock import Deadline, Light, WorkCalendar, light_for
@@ -58,6 +60,14 @@ def deadline_view(
     if due is None:
         return None
     finished = status in FINISHED_STATUSES
+    if finished:  # the clock has stopped: no light, no days left
+        return {
+            "due_date": due.isoformat(),
+            "provisional": provisional,
+            "paused": False,
+            "days_left": None,
+            "light": None,
+        }
     if paused_since is not None and paused_days_left is not None:
         left = paused_days_left
         light = Light.RED if left < 0 else Light.YELLOW if left < yellow_days else Light.GREEN
@@ -68,8 +78,8 @@ def deadline_view(
         "due_date": due.isoformat(),
         "provisional": provisional,
         "paused": paused_since is not None,
-        "days_left": None if finished else left,
-        "light": None if finished else light.value,
+        "days_left": left,
+        "light": light.value,
     }
 
 
@@ -381,9 +391,14 @@ def _todo_condition(roles: frozenset[str]) -> Any:
     return or_(*parts) if parts else false()
 
 
-def _light_condition(light: str, cal: WorkCalendar, today: date, yellow_days: int) -> Any:
+def _light_condition(light: str) -> Any:
+    """Rows of one light; ``today``, ``boundary`` (the yellow threshold's date) and ``yellow_days`` are bound."""
     c = cases.c
-    boundary = nth_workday_after(cal, today, yellow_days)
+    today, boundary, yellow_days = (
+        bindparam("today", type_=Date, required=False),
+        bindparam("boundary", type_=Date, required=False),
+        bindparam("yellow_days", type_=Integer, required=False),
+    )
     running = and_(c.paused_since.is_(None), c.due_date.is_not(None))
     paused = and_(c.paused_since.is_not(None), c.paused_days_left.is_not(None))
     if light == "red":
@@ -396,8 +411,78 @@ def _light_condition(light: str, cal: WorkCalendar, today: date, yellow_days: in
     return or_(and_(running, c.due_date >= boundary), and_(paused, c.paused_days_left >= yellow_days))
 
 
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _tasks_statement(view: str, roles: tuple[str, ...], light: str | None, by_item: bool, search: bool) -> Any:
+    """The task-list query for one shape; what varies per request is in named bind parameters."""
+    c = cases.c
+    stmt = (
+        select(*_LIST_COLUMNS)
+        .join(departments, departments.c.id == c.department_id)
+        .where(departments.c.path.like(bindparam("path_like", required=False), escape="\\"))
+    )
+    if view == "todo":
+        stmt = stmt.where(_todo_condition(frozenset(roles)))
+        order = [c.due_date.is_(None), c.due_date, c.id]
+    elif view == "done":
+        mine = exists().where(
+            events.c.case_id == c.id,
+            events.c.actor_type == "staff",
+            events.c.actor_id == bindparam("staff_id", required=False),
+        )
+        stmt = stmt.where(mine, c.status.in_(sorted(IN_PROGRESS_STATUSES)))
+        order = [desc(c.updated_at)]
+    else:
+        stmt = stmt.where(c.status.in_(sorted(FINISHED_STATUSES - {Status.WITHDRAWN})))
+        order = [desc(c.finished_at)]
+    if light:
+        stmt = stmt.where(_light_condition(light))
+    if by_item:
+        stmt = stmt.where(c.item_code == bindparam("item_code", required=False))
+    if search:
+        stmt = stmt.where(
+            or_(
+                c.serial_no == bindparam("serial", required=False),
+                c.applicant_name.like(bindparam("q_like", required=False), escape="\\"),
+                c.item_name.like(bindparam("q_like", required=False), escape="\\"),
+            )
+        )
+    return stmt.order_by(*order).limit(bindparam("limit", required=False)).offset(bindparam("offset", required=False))
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
+
+
+_TASK_SHAPES: dict[tuple[Any, ...], Any] = {}
+_PG_TASK_SQL: dict[tuple[Any, ...], _Compiled] = {}
+
+
+def _task_shape(shape: tuple[Any, ...]) -> Any:
+    stmt = _TASK_SHAPES.get(shape)
+    if stmt is None:
+        stmt = _TASK_SHAPES[shape] = _tasks_statement(*shape)
+    return stmt
+
+
+def _pg_task_sql(shape: tuple[Any, ...]) -> _Compiled:
+    """The shape compiled once for asyncpg ($1, $2 … in a fixed order)."""
+    hit = _PG_TASK_SQL.get(shape)
+    if hit is None:
+        compiled = _task_shape(shape).compile(dialect=pg_asyncpg.dialect(), compile_kwargs={"render_postcompile": True})
+        hit = _PG_TASK_SQL[shape] = _Compiled(
+            sql=str(compiled), names=tuple(compiled.positiontup or ()), defaults=dict(compiled.params)
+        )
+    return hit
+
+
 async def staff_tasks(
-    session: AsyncSession,
+    session: AsyncSession | None,
     *,
     staff_id: int,
     roles: frozenset[str],
@@ -411,39 +496,36 @@ async def staff_tasks(
     q: str | None = None,
     limit: int = 20,
     offset: int = 0,
+    reads: PgReads | None = None,
 ) -> dict[str, Any]:
-    """待办 / 已办 / 办结 for one staff member, in their department and below."""
-    c = cases.c
-    stmt = (
-        select(*_LIST_COLUMNS)
-        .join(departments, departments.c.id == c.department_id)
-        .where(departments.c.path.startswith(department_path, autoescape=True))
-    )
-    mine = exists().where(events.c.case_id == c.id, events.c.actor_type == "staff", events.c.actor_id == staff_id)
-    if view == "todo":
-        stmt = stmt.where(_todo_condition(roles))
-        order = [c.due_date.is_(None), c.due_date, c.id]
-    elif view == "done":
-        stmt = stmt.where(mine, c.status.in_(tuple(IN_PROGRESS_STATUSES)))
-        order = [desc(c.updated_at)]
-    else:
-        stmt = stmt.where(c.status.in_(tuple(FINISHED_STATUSES - {Status.WITHDRAWN})))
-        order = [desc(c.finished_at)]
+    """待办 / 已办 / 办结 for one staff member, in their department and below.
+
+    The statement is built once per shape (view, roles, light, filters) and, on the PostgreSQL read pool,
+    compiled once too: per request only the parameter values change.
+    """
+    shape = (view, tuple(sorted(roles)), light, bool(item_code), bool(q))
     today = local_date(now)
-    if light:
-        stmt = stmt.where(_light_condition(light, cal, today, yellow_days))
-    if item_code:
-        stmt = stmt.where(c.item_code == item_code)
-    if q:
-        term = q.strip()
-        stmt = stmt.where(
-            or_(
-                c.serial_no == term.upper(),
-                c.applicant_name.contains(term, autoescape=True),
-                c.item_name.contains(term, autoescape=True),
-            )
-        )
-    rows = (await session.execute(stmt.order_by(*order).limit(limit).offset(offset))).all()
+    term = (q or "").strip()
+    params: dict[str, Any] = {
+        "path_like": _like_prefix(department_path) + "%",
+        "staff_id": staff_id,
+        "limit": limit,
+        "offset": offset,
+        "today": today,
+        "yellow_days": yellow_days,
+        "boundary": nth_workday_after(cal, today, yellow_days),
+        "item_code": item_code,
+        "serial": term.upper(),
+        "q_like": "%" + _like_prefix(term) + "%",
+    }
+    rows: Any
+    if reads is not None:
+        compiled = _pg_task_sql(shape)
+        values = {**compiled.defaults, **params}
+        rows = [_RecordView(dict(r)) for r in await reads.fetch(compiled.sql, *(values[n] for n in compiled.names))]
+    else:
+        assert session is not None
+        rows = (await session.execute(_task_shape(shape), params)).all()
     return {"view": view, "items": [_list_row(r, cal, now, yellow_days) for r in rows]}
 
 
@@ -464,12 +546,11 @@ async def staff_task_counts(
         .where(departments.c.path.startswith(department_path, autoescape=True))
     )
     today = local_date(now)
+    bounds = {"today": today, "boundary": nth_workday_after(cal, today, yellow_days), "yellow_days": yellow_days}
     out = {"todo": await session.scalar(scope.where(_todo_condition(roles))) or 0}
     for light in ("red", "yellow", "green"):
-        out[f"todo_{light}"] = (
-            await session.scalar(scope.where(_todo_condition(roles), _light_condition(light, cal, today, yellow_days)))
-            or 0
-        )
+        stmt = scope.where(_todo_condition(roles), _light_condition(light))
+        out[f"todo_{light}"] = await session.scalar(stmt, bounds) or 0
     return out
 
 

@@ -66,8 +66,7 @@ class BatchIn(BaseModel):
 
 @router.get("/tasks")
 async def tasks(
-    session: SessionDep,
-    ctx: CtxDep,
+    state: StateDep,
     staff: CurrentStaff,
     now: NowDep,
     view: Literal["todo", "done", "finished"] = "todo",
@@ -77,24 +76,26 @@ async def tasks(
     limit: Annotated[int, Field(ge=1, le=100)] = 20,
     offset: Annotated[int, Field(ge=0)] = 0,
 ) -> Response:
-    cal = await calendar.get_calendar(session)
-    return json_response(
-        await queries.staff_tasks(
-            session,
-            staff_id=staff.id,
-            roles=staff.roles,
-            department_path=staff.department_path,
-            view=view,
-            cal=cal,
-            now=now,
-            yellow_days=ctx.yellow_days,
-            light=light,
-            item_code=item_code,
-            q=q,
-            limit=limit,
-            offset=offset,
-        )
+    # A hot read: the raw read pool on PostgreSQL (no session), the calendar from the process cache.
+    cal = await work_calendar(state)
+    args: dict[str, Any] = dict(
+        staff_id=staff.id,
+        roles=staff.roles,
+        department_path=staff.department_path,
+        view=view,
+        cal=cal,
+        now=now,
+        yellow_days=state.ctx.yellow_days,
+        light=light,
+        item_code=item_code,
+        q=q,
+        limit=limit,
+        offset=offset,
     )
+    if state.reads is not None:
+        return json_response(await queries.staff_tasks(None, reads=state.reads, **args))
+    async with state.read_sessions() as session:
+        return json_response(await queries.staff_tasks(session, **args))
 
 
 @router.get("/tasks/summary")
