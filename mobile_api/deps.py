@@ -84,7 +84,7 @@ async def now() -> datetime:
     return utcnow()
 
 
-async def read_detail(state: AppState, case_id: int) -> tuple[Any, list[dict[str, Any]]] | None:
+async def read_detail(state: AppState, case_id: int) -> tuple[Any, queries.EventsPage] | None:
     """A case's detail row and latest events for a GET: the raw read pool on PostgreSQL, a session elsewhere."""
     if state.reads is not None:
         return await queries.pooled_case_row_with_events(state.reads, case_id)

@@ -59,7 +59,7 @@ class ReuseIn(BaseModel):
 
 
 def _render(
-    found: tuple[Any, list[dict[str, Any]]] | None,
+    found: tuple[Any, queries.EventsPage] | None,
     cal: WorkCalendar,
     ctx: CoreContext,
     applicant_id: int,

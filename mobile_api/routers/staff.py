@@ -112,7 +112,7 @@ async def task_summary(session: SessionDep, ctx: CtxDep, staff: CurrentStaff, no
     )
 
 
-def _in_scope(found: tuple[Any, list[dict[str, Any]]] | None, staff: StaffPrincipal) -> tuple[Any, list]:
+def _in_scope(found: tuple[Any, queries.EventsPage] | None, staff: StaffPrincipal) -> tuple[Any, queries.EventsPage]:
     if found is None or not found[0].department_path.startswith(staff.department_path):
         raise NotFound("办件")
     return found
@@ -120,7 +120,7 @@ def _in_scope(found: tuple[Any, list[dict[str, Any]]] | None, staff: StaffPrinci
 
 def _render(
     row: Any,
-    page: list[dict[str, Any]],
+    page: queries.EventsPage,
     cal: WorkCalendar,
     ctx: CoreContext,
     staff: StaffPrincipal,
