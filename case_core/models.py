@@ -123,6 +123,9 @@ class Case(Base):
         Index("ix_cases_applicant_status", "applicant_id", "status"),
         Index("ix_cases_department_status", "department_id", "status"),
         Index("ix_cases_status_due", "status", "due_date"),
+        # The task lists' orders: to-do by deadline, finished newest first.
+        Index("ix_cases_due_id", "due_date", "id"),
+        Index("ix_cases_finished_id", "finished_at", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     serial_no: Mapped[str] = mapped_column(String(24), unique=True)

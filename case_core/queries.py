@@ -447,7 +447,8 @@ def _tasks_statement(view: str, roles: tuple[str, ...], light: str | None, by_it
     )
     if view == "todo":
         stmt = stmt.where(_todo_condition(frozenset(roles)))
-        order = [c.due_date.is_(None), c.due_date, c.id]
+        # A plain column order (no expression) so PostgreSQL can walk ix_cases_due_id and stop at the page.
+        order = [c.due_date.asc().nulls_last(), c.id]
     elif view == "done":
         mine = exists().where(
             events.c.case_id == c.id,
@@ -458,7 +459,7 @@ def _tasks_statement(view: str, roles: tuple[str, ...], light: str | None, by_it
         order = [desc(c.updated_at)]
     else:
         stmt = stmt.where(c.status.in_(sorted(FINISHED_STATUSES - {Status.WITHDRAWN})))
-        order = [desc(c.finished_at)]
+        order = [desc(c.finished_at), desc(c.id)]
     if light:
         stmt = stmt.where(_light_condition(light))
     if by_item:
