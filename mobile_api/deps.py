@@ -107,7 +107,9 @@ async def state_dep(request: Request) -> AppState:
 
 # Dependencies are ``async def`` on purpose: FastAPI runs plain ``def`` dependencies in a thread pool, a thread
 # hop per dependency per request on the hot paths.
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the transaction commits before the response is sent. (FastAPI's default closes yield
+# dependencies after sending, so a client could be told "done" for a commit that then fails, or read stale data.)
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 CurrentApplicant = Annotated[ApplicantPrincipal, Depends(current_applicant)]
 CurrentStaff = Annotated[StaffPrincipal, Depends(current_staff)]
 InfoDep = Annotated[RequestInfo, Depends(request_info)]

@@ -153,3 +153,24 @@ async def test_a_crash_mid_transition_leaves_no_half_written_case(api: Api, monk
     detail = await api.detail(alice, case["id"])
     assert detail["status"] == "submitted" and detail["accepted_at"] is None
     assert [e["action"] for e in detail["events"]] == ["create", "submit"]
+
+
+async def test_a_commit_that_fails_is_reported_not_answered_with_success(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The transaction commits before the response is sent: a failing commit becomes an error response."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    alice = await api.applicant("alice")
+    case = await api.new_case(alice)
+
+    async def failing_commit(self: AsyncSession) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(AsyncSession, "commit", failing_commit)
+    transport = httpx.ASGITransport(app=api.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        r = await client.patch(f"/api/v1/cases/{case['id']}", json={"form": {"major": "临床医学"}}, headers=alice)
+    monkeypatch.undo()
+    assert r.status_code == 500
+    assert (await api.detail(alice, case["id"]))["form"] == {}
