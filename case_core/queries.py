@@ -48,18 +48,11 @@ def _iso(value: datetime | date | None) -> str | None:
     return value.isoformat(timespec="microseconds") if isinstance(value, datetime) else value.isoformat()
 
 
-def deadline_view(
-    cal: WorkCalendar,
-    *,
-    status: str,
-    due: date | None,
-    provisional: bool,
-    paused_since: datetime | None,
-    paused_days_left: int | None,
-    now: datetime,
-    yellow_days: int,
-) -> dict[str, Any] | None:
-    """Deadline and light of a clocked case; a paused clock shows the light of the day it stopped."""
+def deadline_view(row: Any, cal: WorkCalendar, now: datetime, yellow_days: int) -> dict[str, Any] | None:
+    """Deadline and light of a clocked case (any row with the case's clock columns); a paused clock shows the
+    light of the day it stopped."""
+    status, due, provisional = row.status, row.due_date, row.deadline_provisional
+    paused_since, paused_days_left = row.paused_since, row.paused_days_left
     if due is None:
         return None
     finished = status in FINISHED_STATUSES
@@ -275,16 +268,7 @@ def case_detail(
         "events_total": row.event_count,
         "events_more": row.event_count > (page.length if isinstance(page, Page) else len(page)),
         "notices": row.notices_doc or [],
-        "deadline": deadline_view(
-            cal,
-            status=row.status,
-            due=row.due_date,
-            provisional=row.deadline_provisional,
-            paused_since=row.paused_since,
-            paused_days_left=row.paused_days_left,
-            now=now,
-            yellow_days=yellow_days,
-        ),
+        "deadline": deadline_view(row, cal, now, yellow_days),
         "limits": {
             "promised_working_days": row.promised_limit_working_days,
             "legal_working_days": row.legal_limit_working_days,
@@ -332,16 +316,7 @@ def _list_row(r: Any, cal: WorkCalendar, now: datetime, yellow_days: int) -> dic
         "created_at": _iso(r.created_at),
         "submitted_at": _iso(r.submitted_at),
         "finished_at": _iso(r.finished_at),
-        "deadline": deadline_view(
-            cal,
-            status=r.status,
-            due=r.due_date,
-            provisional=r.deadline_provisional,
-            paused_since=r.paused_since,
-            paused_days_left=r.paused_days_left,
-            now=now,
-            yellow_days=yellow_days,
-        ),
+        "deadline": deadline_view(r, cal, now, yellow_days),
         "version": r.version,
     }
 

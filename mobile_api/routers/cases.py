@@ -29,7 +29,7 @@ from mobile_api.deps import (
     read_detail,
     work_calendar,
 )
-from mobile_api.responses import json_response
+from mobile_api.responses import file_response, json_response
 
 router = APIRouter(tags=["cases"])
 
@@ -257,8 +257,4 @@ async def material_file(
     material = await session.get(Material, material_id)
     if material is None or material.case_id != case_id or material.state == "deleted":
         raise NotFound("材料")
-    return Response(
-        ctx.storage.get(material.storage_key),
-        media_type=material.content_type,
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
-    )
+    return file_response(ctx.storage.get(material.storage_key), material.content_type)

@@ -22,7 +22,7 @@ from case_core.principals import StaffPrincipal
 from case_core.services import accounts, audit
 from case_core.services import cases as case_service
 from mobile_api.deps import CtxDep, CurrentStaff, InfoDep, NowDep, SessionDep, StateDep, read_detail, work_calendar
-from mobile_api.responses import json_response
+from mobile_api.responses import file_response, json_response
 
 router = APIRouter(prefix="/staff", tags=["staff"])
 
@@ -233,11 +233,7 @@ async def staff_material_file(
         case_id=case_id,
         target=f"material:{material_id}",
     )
-    return Response(
-        ctx.storage.get(material.storage_key),
-        media_type=material.content_type,
-        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
-    )
+    return file_response(ctx.storage.get(material.storage_key), material.content_type)
 
 
 @router.post("/cases/{case_id}/actions")
