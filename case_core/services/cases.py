@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from case_core import calendar
+from case_core import calendar, events
 from case_core.catalogue import get_item, material_type_names, versions_for
 from case_core.context import CoreContext
 from case_core.domain.clock import Deadline, Pause, compute_deadline, light_for
@@ -312,22 +312,22 @@ def _event(
     opinion: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    session.add(
-        CaseEvent(
-            case_id=case.id,
-            at=now,
-            actor_type=actor_type,
-            actor_id=actor_id,
-            actor_name=actor_name,
-            action=action,
-            from_status=from_status,
-            to_status=to_status,
-            step_key=case.step_key,
-            opinion=opinion,
-            data=data,
-        )
+    row = CaseEvent(
+        case_id=case.id,
+        at=now,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        actor_name=actor_name,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        step_key=case.step_key,
+        opinion=opinion,
+        data=data,
     )
+    session.add(row)
     case.event_count = (case.event_count or 0) + 1
+    events.emit(session, case, row)
 
 
 async def _flush(session: AsyncSession) -> None:
