@@ -3,7 +3,7 @@ caller (applicant or staff, from the bearer token), the core context, the reques
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -38,6 +38,7 @@ class AppState:
     wechat: MiniProgram
     push: PushHub
     reads: PgReads | None = None  # the raw read pool, PostgreSQL only
+    clock: Callable[[], datetime] = utcnow  # "now" for every request (tests set it to walk through the calendar)
 
 
 def app_state(request: Request) -> AppState:  # plain helper, not a dependency by itself
@@ -58,7 +59,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-def _bearer(request: Request) -> str:
+def bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -67,11 +68,11 @@ def _bearer(request: Request) -> str:
 
 
 async def current_applicant(request: Request) -> ApplicantPrincipal:
-    return app_state(request).tokens.applicant(_bearer(request))
+    return app_state(request).tokens.applicant(bearer(request))
 
 
 async def current_staff(request: Request) -> StaffPrincipal:
-    return app_state(request).tokens.staff(_bearer(request))
+    return app_state(request).tokens.staff(bearer(request))
 
 
 async def request_info(request: Request) -> RequestInfo:
@@ -82,8 +83,8 @@ async def core_context(request: Request) -> CoreContext:
     return app_state(request).ctx
 
 
-async def now() -> datetime:
-    return utcnow()
+async def now(request: Request) -> datetime:
+    return app_state(request).clock()
 
 
 async def read_detail(state: AppState, case_id: int) -> tuple[Any, queries.EventsPage] | None:
