@@ -41,7 +41,7 @@ events = CaseEvent.__table__
 EVENTS_PAGE = 50
 
 
-def _iso(value: datetime | date | None) -> str | None:
+def iso(value: datetime | date | None) -> str | None:
     if value is None:
         return None
     # Always six fractional digits, as the database renders them too (Python drops them when they are zero).
@@ -83,7 +83,7 @@ def deadline_view(row: Any, cal: WorkCalendar, now: datetime, yellow_days: int) 
 def _event_out(r: Any) -> dict[str, Any]:
     return {
         "id": r.id,
-        "at": _iso(r.at),
+        "at": iso(r.at),
         "actor_type": r.actor_type,
         "actor_name": r.actor_name,
         "action": r.action,
@@ -147,7 +147,7 @@ _PG_ACTION_LABEL = (
     + " ".join(f"WHEN {_sql_text(k)} THEN {_sql_text(v)}" for k, v in ACTION_LABELS.items())
     + " ELSE x.action END"
 )
-_PG_DETAIL = f"""
+PG_DETAIL = f"""
 SELECT c.*, pv.steps, d.path AS department_path, d.name AS department_name,
        e.level AS ev_level, e.aspects AS ev_aspects, e.comment AS ev_comment, e.created_at AS ev_at,
        l.licence_no AS lic_no, l.licence_type AS lic_type, l.issued_at AS lic_issued_at,
@@ -183,7 +183,7 @@ class Page:
 EventsPage = Page | list[dict[str, Any]]
 
 
-class _RecordView:
+class RecordView:
     """Attribute access over an asyncpg Record, like a SQLAlchemy Row."""
 
     __slots__ = ("_values",)
@@ -198,15 +198,20 @@ class _RecordView:
             raise AttributeError(name) from None
 
 
-def _detail_from_record(record: Any) -> tuple[Any, EventsPage] | None:
-    if record is None:
-        return None
+def detail_parts(record: Any) -> tuple[dict[str, Any], str, int]:
+    """A ``PG_DETAIL`` record as (the row's values, the timeline page's JSON text, its number of events)."""
     values = dict(record)
     for key in _PG_JSON_COLUMNS:
         if isinstance(values.get(key), str):
             values[key] = orjson.loads(values[key])
-    page = Page(orjson.Fragment(values.pop("page_json")), int(values.pop("page_len")))
-    return _RecordView(values), page
+    return values, values.pop("page_json"), int(values.pop("page_len"))
+
+
+def _detail_from_record(record: Any) -> tuple[Any, EventsPage] | None:
+    if record is None:
+        return None
+    values, page_json, page_len = detail_parts(record)
+    return RecordView(values), Page(orjson.Fragment(page_json), page_len)
 
 
 async def case_row_with_events(session: AsyncSession, case_id: int) -> tuple[Any, EventsPage] | None:
@@ -217,12 +222,12 @@ async def case_row_with_events(session: AsyncSession, case_id: int) -> tuple[Any
         row = await case_row(session, case_id)
         return None if row is None else (row, await case_events(session, case_id))
     raw = await conn.get_raw_connection()
-    return _detail_from_record(await raw.driver_connection.fetchrow(_PG_DETAIL, case_id))  # type: ignore[union-attr]
+    return _detail_from_record(await raw.driver_connection.fetchrow(PG_DETAIL, case_id))  # type: ignore[union-attr]
 
 
 async def pooled_case_row_with_events(reads: PgReads, case_id: int) -> tuple[Any, EventsPage] | None:
     """The same read on the raw read pool, outside any transaction (GET requests on PostgreSQL)."""
-    return _detail_from_record(await reads.fetchrow(_PG_DETAIL, case_id))
+    return _detail_from_record(await reads.fetchrow(PG_DETAIL, case_id))
 
 
 def case_detail(
@@ -276,7 +281,7 @@ def case_detail(
             "extension_days": row.extension_days,
         },
         "evaluation": (
-            {"level": row.ev_level, "aspects": row.ev_aspects, "comment": row.ev_comment, "created_at": _iso(row.ev_at)}
+            {"level": row.ev_level, "aspects": row.ev_aspects, "comment": row.ev_comment, "created_at": iso(row.ev_at)}
             if row.ev_level is not None
             else None
         ),
@@ -284,17 +289,17 @@ def case_detail(
             {
                 "licence_no": row.lic_no,
                 "licence_type": row.lic_type,
-                "issued_at": _iso(row.lic_issued_at),
-                "valid_until": _iso(row.lic_valid_until),
+                "issued_at": iso(row.lic_issued_at),
+                "valid_until": iso(row.lic_valid_until),
                 "status": row.lic_status,
             }
             if row.lic_no
             else None
         ),
-        "created_at": _iso(row.created_at),
-        "submitted_at": _iso(row.submitted_at),
-        "accepted_at": _iso(row.accepted_at),
-        "finished_at": _iso(row.finished_at),
+        "created_at": iso(row.created_at),
+        "submitted_at": iso(row.submitted_at),
+        "accepted_at": iso(row.accepted_at),
+        "finished_at": iso(row.finished_at),
         "version": row.version,
     }
 
@@ -314,9 +319,9 @@ def _list_row(r: Any, cal: WorkCalendar, now: datetime, yellow_days: int) -> dic
         "status_label": STATUS_LABELS[r.status],
         "step": r.step_key,
         "step_name": STEP_LABELS.get(r.step_key or ""),
-        "created_at": _iso(r.created_at),
-        "submitted_at": _iso(r.submitted_at),
-        "finished_at": _iso(r.finished_at),
+        "created_at": iso(r.created_at),
+        "submitted_at": iso(r.submitted_at),
+        "finished_at": iso(r.finished_at),
         "deadline": deadline_view(r, cal, now, yellow_days),
         "version": r.version,
     }
@@ -484,7 +489,7 @@ def _sql_case(column: str, labels: dict[str, str]) -> str:
 
 
 def _sql_ts(column: str) -> str:
-    """A timestamptz as ``_iso`` renders it (UTC, six fractional digits)."""
+    """A timestamptz as ``iso`` renders it (UTC, six fractional digits)."""
     return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
 
 
@@ -642,7 +647,7 @@ async def applicant_licences(session: AsyncSession, applicant_id: int) -> list[d
             "material_type": lic.material_type,
             "holder_name": lic.holder_name,
             "issued_at": lic.issued_at.isoformat(),
-            "valid_until": _iso(lic.valid_until),
+            "valid_until": iso(lic.valid_until),
             "status": lic.status,
             "case_id": lic.case_id,
             "item_code": code,

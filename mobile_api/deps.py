@@ -4,6 +4,7 @@ caller (applicant or staff, from the bearer token), the core context, the reques
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -45,10 +46,9 @@ def app_state(request: Request) -> AppState:  # plain helper, not a dependency b
     return request.app.state.weijian
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request. Writes on SQLite take the write lock up front (see case_core.db)."""
-    state = app_state(request)
-    maker = state.read_sessions if request.method in SAFE_METHODS else state.write_sessions
+@asynccontextmanager
+async def unit_of_work(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session whose transaction commits when the block ends and rolls back on any error."""
     async with maker() as session:
         try:
             yield session
@@ -57,6 +57,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
         else:
             await session.commit()
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request. Writes on SQLite take the write lock up front (see case_core.db)."""
+    state = app_state(request)
+    async with unit_of_work(state.read_sessions if request.method in SAFE_METHODS else state.write_sessions) as s:
+        yield s
 
 
 def bearer(request: Request) -> str:

@@ -22,7 +22,17 @@ from case_core.principals import StaffPrincipal
 from case_core.services import accounts, audit
 from case_core.services import cases as case_service
 from mobile_api import hot
-from mobile_api.deps import CtxDep, CurrentStaff, InfoDep, NowDep, SessionDep, read_detail, request_info, work_calendar
+from mobile_api.deps import (
+    CtxDep,
+    CurrentStaff,
+    InfoDep,
+    NowDep,
+    SessionDep,
+    read_detail,
+    request_info,
+    unit_of_work,
+    work_calendar,
+)
 from mobile_api.responses import file_response, json_response
 
 router = APIRouter(prefix="/staff", tags=["staff"])
@@ -170,7 +180,7 @@ async def staff_case(request: Request) -> Response:
     if not staff.has(Role.PII_READER):
         raise Forbidden("您没有查看个人完整信息的权限")
     info = await request_info(request)
-    async with state.write_sessions() as session, session.begin():  # the audit row commits with the read
+    async with unit_of_work(state.write_sessions) as session:  # the audit row commits with the read
         row, page = _in_scope(await queries.case_row_with_events(session, case_id), staff)
         secret = state.ctx.cipher.decrypt_json(row.secret) if row.secret else {}
         form, delivery = secret.get("form", {}), secret.get("delivery", {})
