@@ -52,11 +52,11 @@ def id_valid(number: str) -> bool:
     return number[-1] == ric.calc_check_digit(number)
 
 
-def _allowed_id(pos: int, ch: str) -> bool:
+def allowed_id(pos: int, ch: str) -> bool:
     return ch.isdigit() or (pos == 17 and ch == "X")
 
 
-def _allowed_uscc(pos: int, ch: str) -> bool:
+def allowed_uscc(pos: int, ch: str) -> bool:
     return ch.isdigit() if 2 <= pos <= 7 else ch in _USCC_CHARS
 
 
@@ -84,9 +84,9 @@ def confusion_candidates(value: str, allowed: Any, valid: Any) -> list[str]:
 def check_number(kind: str, field: str, value: str, fields: dict[str, str], findings: list[Finding]) -> None:
     """Validate (and, with exactly one candidate, correct) an ID number or credit code in ``fields``."""
     if kind == "id_number":
-        validator, allowed, code, what = id_valid, _allowed_id, "id_checksum_invalid", "身份证号码"
+        validator, allowed, code, what = id_valid, allowed_id, "id_checksum_invalid", "身份证号码"
     else:
-        validator, allowed, code, what = uscc.is_valid, _allowed_uscc, "uscc_checksum_invalid", "统一社会信用代码"
+        validator, allowed, code, what = uscc.is_valid, allowed_uscc, "uscc_checksum_invalid", "统一社会信用代码"
     if len(value) == 18 and validator(value):
         return
     candidates = confusion_candidates(value, allowed, validator) if len(value) == 18 else []
@@ -165,7 +165,7 @@ def check_validity(spec: MaterialSpec, fields: dict[str, str], today: date, find
 
 # ------------------------------------------------------------------ cross-checks
 
-NAME_KEYS = ("name", "entity_name", "unit_name", "institution_name")
+NAME_KEYS = ("name", "legal_representative", "entity_name", "unit_name", "institution_name")
 ID_KEYS = ("id_number", "uscc")
 
 
@@ -193,30 +193,18 @@ def cross_check_id(fields: dict[str, str], findings: list[Finding]) -> None:
 
 def cross_check_form(fields: dict[str, str], form: dict[str, Any], findings: list[Finding]) -> None:
     """What the material says against what the applicant typed (the form and the profile)."""
-    if not form:
-        return
-    doc_name = fields.get("name") or fields.get("legal_representative")
-    typed = str(form.get("name") or "").strip()
-    if typed and doc_name and typed != doc_name:
-        findings.append(
-            Finding(
-                "name_mismatch",
-                "error",
-                "name" if "name" in fields else "legal_representative",
-                f"材料上的姓名“{doc_name}”与填写的“{typed}”不一致，请核对后修改填写内容或更换材料",
-                suggestion=doc_name,
-            )
-        )
-    for key in NAME_KEYS[1:]:
+    for key in NAME_KEYS:
         typed = str(form.get(key) or "").strip()
-        if typed and fields.get(key) and typed != fields[key]:
+        read = fields.get(key)
+        if typed and read and typed != read:
+            what = "姓名" if key in {"name", "legal_representative"} else "名称"
             findings.append(
                 Finding(
                     "name_mismatch",
                     "error",
                     key,
-                    f"材料上的名称“{fields[key]}”与填写的“{typed}”不一致，请核对",
-                    suggestion=fields[key],
+                    f"材料上的{what}“{read}”与填写的“{typed}”不一致，请核对后修改填写内容或更换材料",
+                    suggestion=read,
                 )
             )
     for key in ID_KEYS:

@@ -43,9 +43,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except CaseError as exc:
         _print({"error": {"code": exc.code, "message": exc.message, "details": exc.details}})
         return 2
-    inspector = make_inspector(
-        EngineConfig(settings.ocr_engine, settings.ocr_threads, settings.ocr_paddle_model_dir)
-    )
+    inspector = make_inspector(EngineConfig(settings.ocr_engine, settings.ocr_threads, settings.ocr_paddle_model_dir))
     result = inspector.inspect(data, expect=expect, form=form, today=today)
     out = result.as_dict(with_text=args.text)
     out.pop("meta", None) if not args.text else None

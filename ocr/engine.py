@@ -119,7 +119,7 @@ class PaddleEngine:
 
     def __init__(self, model_dir: Path, threads: int = 1) -> None:
         try:
-            from paddleocr import PaddleOCR  # type: ignore[import-not-found]
+            from paddleocr import PaddleOCR
         except ImportError as exc:  # pragma: no cover - depends on the deployment
             raise RuntimeError("WEIJIAN_OCR_ENGINE=paddle needs `pip install paddleocr paddlepaddle`") from exc
         self._ocr = PaddleOCR(

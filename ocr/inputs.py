@@ -25,9 +25,9 @@ def parse_form(raw: str | None) -> dict[str, Any]:
     try:
         form = json.loads(raw)
     except ValueError as exc:
-        raise ValidationFailed("form 须为 JSON 对象，如 {\"name\": \"张三\"}") from exc
+        raise ValidationFailed('form 须为 JSON 对象，如 {"name": "张三"}') from exc
     if not isinstance(form, dict):
-        raise ValidationFailed("form 须为 JSON 对象，如 {\"name\": \"张三\"}")
+        raise ValidationFailed('form 须为 JSON 对象，如 {"name": "张三"}')
     return {str(k): v for k, v in form.items() if isinstance(v, str | int | float)}
 
 

@@ -88,7 +88,8 @@ class Inspector:
         h, w = img.shape[:2]
         lines, skew = upright(res.lines, w, h, flipped=flipped)
         lines.sort(key=lambda ln: (round(ln.cy / max(ln.h, 1)), ln.x0))
-        rotation = (turned + (180 if flipped else 0)) % 360
+        # How the photo was turned (counter-clockwise), i.e. the turn that was undone.
+        rotation = (360 - turned - (180 if flipped else 0)) % 360
         return lines, {"rotation": rotation, "skew_deg": round(skew, 2), "exif_rotated": page.exif_rotated}
 
     def inspect(
@@ -105,9 +106,7 @@ class Inspector:
         try:
             page = load(data)
         except Unreadable:
-            findings.append(
-                Finding("unreadable", "error", None, "图片已损坏或不完整，无法识别，请重新拍照或重新上传")
-            )
+            findings.append(Finding("unreadable", "error", None, "图片已损坏或不完整，无法识别，请重新拍照或重新上传"))
             return done(None, 0.0, {}, [], {})
         timings["decode"] = round((time.perf_counter() - t0) * 1000, 1)
         meta: dict[str, Any] = {"width": page.width, "height": page.height, "sharpness": round(page.sharpness, 1)}
@@ -123,11 +122,9 @@ class Inspector:
                     f"图片分辨率过低（{page.width}×{page.height}），请用原图或重新拍摄清晰的照片上传",
                 )
             )
-        blurry = page.sharpness < BLUR_SHARPNESS and not low_res
+        blurry = page.sharpness < BLUR_SHARPNESS and page.contrast > 8 and not low_res
         if blurry:
-            findings.append(
-                Finding("blurry", "warning", None, "照片模糊，请在光线充足处对焦、保持手机稳定后重新拍摄")
-            )
+            findings.append(Finding("blurry", "warning", None, "照片模糊，请在光线充足处对焦、保持手机稳定后重新拍摄"))
         if min(page.width, page.height) < 16:
             findings.append(Finding("unreadable", "error", None, "图片太小，无法识别内容，请重新拍摄上传"))
             return done(None, 0.0, {}, [], meta)

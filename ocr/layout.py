@@ -6,6 +6,7 @@ the engine read as one line ("姓名：张三", "姓名张三") are split at the
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import statistics
@@ -46,9 +47,7 @@ def upright(lines: list[TextLine], width: int, height: int, *, flipped: bool) ->
     """Map lines into an upright frame: turn by 180° when the page is upside down, then undo the skew
     (median angle of the long lines) by rotating the boxes, not the pixels. Returns (lines, skew degrees)."""
     if flipped:
-        lines = [
-            TextLine(ln.text, ln.score, tuple((width - x, height - y) for x, y in ln.box)) for ln in lines
-        ]
+        lines = [TextLine(ln.text, ln.score, tuple((width - x, height - y) for x, y in ln.box)) for ln in lines]
     angles = [a for a in (_angle(ln) for ln in lines) if a is not None]
     skew = statistics.median(angles) if angles else 0.0
     if abs(skew) < 0.3:
@@ -92,14 +91,16 @@ def split_at_labels(lines: list[TextLine], labels: list[str]) -> list[TextLine]:
             continue
         bounds = [0, *cuts, len(t)]
         n = len(t)
-        for a, b in zip(bounds, bounds[1:], strict=False):
+        for a, b in itertools.pairwise(bounds):
             xa, xb = ln.x0 + ln.w * a / n, ln.x0 + ln.w * b / n
             box = ((xa, ln.y0), (xb, ln.y0), (xb, ln.y1), (xa, ln.y1))
             out.append(TextLine(t[a:b], ln.score, box))
     return out
 
 
-def find_labels(lines: list[TextLine], labels: dict[str, tuple[str, ...]]) -> tuple[list[Labelled], set[int], list[TextLine]]:
+def find_labels(
+    lines: list[TextLine], labels: dict[str, tuple[str, ...]]
+) -> tuple[list[Labelled], set[int], list[TextLine]]:
     """Lines that start with a field's printed label (longest label wins). Returns the hits, the ids of the
     lines that are labels (never taken as another field's value) and the lines after splitting."""
     by_label: list[tuple[str, str]] = sorted(

@@ -29,15 +29,16 @@ class Page:
     exif_rotated: bool
     pages: int = 1  # of a PDF
     sharpness: float = 0.0  # variance of the Laplacian at a fixed scale: low means blurred
+    contrast: float = 0.0  # standard deviation of the grey levels: near 0 for a blank page (not "blurred")
 
 
-def _sharpness(rgb: np.ndarray) -> float:
+def _sharpness(rgb: np.ndarray) -> tuple[float, float]:
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     h, w = gray.shape
     scale = 1000 / max(h, w)
     if scale < 1:
         gray = cv2.resize(gray, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
-    return float(cv2.Laplacian(gray, cv2.CV_64F).var())
+    return float(cv2.Laplacian(gray, cv2.CV_64F).var()), float(gray.std())
 
 
 def _from_pil(img: Image.Image, pages: int = 1) -> Page:
@@ -52,9 +53,8 @@ def _from_pil(img: Image.Image, pages: int = 1) -> Page:
         img = img.copy()
         img.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
     rgb = np.asarray(img.convert("RGB"))
-    return Page(
-        image=rgb, width=width, height=height, exif_rotated=exif_rotated, pages=pages, sharpness=_sharpness(rgb)
-    )
+    sharpness, contrast = _sharpness(rgb)
+    return Page(rgb, width, height, exif_rotated, pages=pages, sharpness=sharpness, contrast=contrast)
 
 
 def load(data: bytes) -> Page:

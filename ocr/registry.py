@@ -7,6 +7,7 @@ registry stays the one source of the field keys."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -118,7 +119,7 @@ class Registry:
     def get(self, material_id: str) -> MaterialSpec | None:
         return self.materials.get(material_id)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[MaterialSpec]:
         return iter(self.materials.values())
 
 

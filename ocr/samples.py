@@ -29,7 +29,13 @@ GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英�
 REGIONS = ("440106", "440104", "440305", "110105", "310115", "440604", "441302", "320106", "330106", "510107")
 DISTRICTS = ("天河区", "越秀区", "海珠区", "白云区", "番禺区", "南山区", "福田区", "禅城区")
 ROADS = ("中山大道西", "天河北路", "东风中路", "体育西路", "环市东路", "黄埔大道", "工业大道中", "广州大道南")
-HOSPITALS = ("广州市第一人民医院", "中山大学附属第三医院", "广东省人民医院", "南方医科大学南方医院", "广州市妇女儿童医疗中心")
+HOSPITALS = (
+    "广州市第一人民医院",
+    "中山大学附属第三医院",
+    "广东省人民医院",
+    "南方医科大学南方医院",
+    "广州市妇女儿童医疗中心",
+)
 SCHOOLS = ("广州医科大学", "南方医科大学", "广东药科大学", "广州卫生职业技术学院", "中山大学")
 
 
@@ -142,7 +148,8 @@ def _id_back(rng: random.Random, p: dict[str, str], today: date) -> tuple[str, l
 def _business(rng: random.Random, p: dict[str, str], today: date) -> tuple[str, list[Line], dict[str, str]]:
     code = make_uscc(rng)
     est = date(rng.randint(2005, today.year - 1), rng.randint(1, 12), rng.randint(1, 28))
-    name = f"广州{rng.choice(('康宁', '仁和', '安泰', '博济', '德善'))}{rng.choice(('医疗科技', '健康管理', '诊所管理'))}有限公司"
+    trade = rng.choice(("康宁", "仁和", "安泰", "博济", "德善"))
+    name = f"广州{trade}{rng.choice(('医疗科技', '健康管理', '诊所管理'))}有限公司"
     lines = [
         ("统一社会信用代码", code),
         ("名称", name),
@@ -335,7 +342,7 @@ def render(title: str, lines: list[Line], *, font: Path, layout: str, rng: rando
     d = ImageDraw.Draw(img)
     ink = (rng.randint(0, 40),) * 3
     label_ink = (rng.randint(60, 110),) * 3
-    y = pad
+    y: float = pad
     for t in title.split("\n") if title else ():
         tw = d.textlength(t, font=big)
         d.text(((width - tw) / 2, y), t, font=big, fill=ink)
@@ -389,7 +396,7 @@ def _encode(img: Image.Image, *, quality: int, fmt: str = "JPEG", exif_orientati
     return buf.getvalue()
 
 
-def degrade(img: Image.Image, rng: random.Random, *, rotate: int = 0, skew: float = 0.0, blur: float = 0.0) -> Image.Image:
+def degrade(img: Image.Image, *, rotate: int = 0, skew: float = 0.0, blur: float = 0.0) -> Image.Image:
     if skew:
         img = img.rotate(skew, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=(250, 250, 250))
     if blur:
@@ -430,8 +437,9 @@ def make_sample(
     p = person(rng, today)
     title, lines, want = build(rng, p, today)
     form: dict[str, str] = {}
-    if "name" in want or "legal_representative" in want:
-        form["name"] = p["name"]
+    name_key = "name" if "name" in want else "legal_representative" if "legal_representative" in want else None
+    if name_key:
+        form[name_key] = p["name"]
     if "id_number" in want:
         form["id_number"] = p["id_number"]
     defects: set[str] = set()
@@ -471,7 +479,7 @@ def make_sample(
         other = person(rng, today)["name"]
         while other == p["name"]:
             other = person(rng, today)["name"]
-        form["name"] = other
+        form[name_key or "name"] = other
     elif defect == "id_mismatch":
         form["id_number"] = person(rng, today)["id_number"]
     elif defect == "birth_date_mismatch":
@@ -498,7 +506,7 @@ def make_sample(
     if defect == "unreadable":
         img = Image.effect_noise((900, 700), 40).convert("RGB")
         want = {}
-    img = degrade(img, rng, rotate=rot, skew=skew, blur=blur)
+    img = degrade(img, rotate=rot, skew=skew, blur=blur)
     if defect == "low_resolution":
         scale = 300 / img.width
         img = img.resize((300, max(1, int(img.height * scale))), Image.Resampling.BILINEAR)
@@ -544,8 +552,10 @@ def make_set(
     fonts: list[Path] | None = None,
     layouts: tuple[str, ...] = LAYOUTS,
     today: date = date(2026, 11, 27),
+    one_per_defect: bool = False,
 ) -> list[Sample]:
-    """``clean_per_kind`` clean images of every kind, then one image per (kind, planted defect)."""
+    """``clean_per_kind`` clean images of every kind, then one image per (kind, planted defect), or with
+    ``one_per_defect`` one image per defect code (the test suite's smaller set)."""
     rng = random.Random(seed)
     fonts = fonts or available_fonts(TEST_FONTS)
     if not fonts:
@@ -556,8 +566,12 @@ def make_set(
         for _ in range(clean_per_kind)
     ]
     if defects:
+        seen: set[str] = set()
         for kind, codes in DEFECTS_BY_KIND.items():
             for code in codes:
+                if one_per_defect and code in seen:
+                    continue
+                seen.add(code)
                 out.append(make_sample(kind, rng, fonts=fonts, layouts=layouts, today=today, defect=code, rotate=0))
         kinds = list(BUILDERS)
         for i, code in enumerate(GENERIC_DEFECTS):
