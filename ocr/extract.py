@@ -32,8 +32,11 @@ def _clean_name(text: str) -> str:
     return re.sub(r"[^\u4e00-\u9fa5·]", "", text)
 
 
+_EDGE = "|丨｜[]【】 "  # table rules read as characters at a value's edges
+
+
 def normalise(kind: str, raw: str) -> str | None:
-    raw = raw.strip()
+    raw = raw.strip().strip(_EDGE)
     if not raw:
         return None
     if kind == "date":

@@ -14,7 +14,7 @@ from ocr.checks import Finding
 from ocr.classify import classify
 from ocr.engine import Engine, TextLine
 from ocr.extract import extract
-from ocr.layout import is_vertical_page, upright
+from ocr.layout import is_vertical_page, split_stacked, upright
 from ocr.preprocess import LOW_RES_LONG_SIDE, Page, Unreadable, load, rotate
 from ocr.registry import MaterialSpec, Registry
 
@@ -87,6 +87,7 @@ class Inspector:
         flipped = res.flipped > 0.5
         h, w = img.shape[:2]
         lines, skew = upright(res.lines, w, h, flipped=flipped)
+        lines = split_stacked(lines)
         lines.sort(key=lambda ln: (round(ln.cy / max(ln.h, 1)), ln.x0))
         # How the photo was turned (counter-clockwise), i.e. the turn that was undone.
         rotation = (360 - turned - (180 if flipped else 0)) % 360

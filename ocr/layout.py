@@ -62,6 +62,26 @@ def upright(lines: list[TextLine], width: int, height: int, *, flipped: bool) ->
     return [TextLine(ln.text, ln.score, tuple(turn(p) for p in ln.box)) for ln in lines], skew
 
 
+def split_stacked(lines: list[TextLine]) -> list[TextLine]:
+    """Short values stacked one above the other ("女" over "汉") can come back as one tall box read as a
+    vertical line. On an upright page, cut such a box into one line per character."""
+    heights = sorted(ln.h for ln in lines if ln.w >= ln.h)
+    if not heights:
+        return lines
+    typical = heights[len(heights) // 2]
+    out: list[TextLine] = []
+    for ln in lines:
+        n = len(ln.text)
+        if n >= 2 and ln.h > 1.5 * ln.w and ln.h > 1.6 * typical:
+            step = ln.h / n
+            for i, ch in enumerate(ln.text):
+                ya, yb = ln.y0 + i * step, ln.y0 + (i + 1) * step
+                out.append(TextLine(ch, ln.score, ((ln.x0, ya), (ln.x1, ya), (ln.x1, yb), (ln.x0, yb))))
+        else:
+            out.append(ln)
+    return out
+
+
 @dataclass
 class Labelled:
     key: str
