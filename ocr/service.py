@@ -21,7 +21,7 @@ from case_core.services import materials as material_service
 from case_core.services.cases import read_secret
 from case_core.timeutil import utcnow
 from ocr.checks import mask_id
-from ocr.pool import OcrPool, OcrTimeout
+from ocr.pool import OcrTimeout, Runner
 
 log = logging.getLogger("weijian.ocr")
 
@@ -46,7 +46,7 @@ FORM_KEYS = {
 class CheckContext:
     sessions: async_sessionmaker[AsyncSession]
     ctx: CoreContext
-    pool: OcrPool
+    pool: Runner
     publish: Publish | None = None
     wait_seconds: float = 4.0
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
