@@ -65,7 +65,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     inspector = make_inspector(EngineConfig(settings.ocr_engine, settings.ocr_threads, settings.ocr_paddle_model_dir))
     result = inspector.inspect(data, expect=expect, form=form, today=today)
     out = result.as_dict(with_text=args.text)
-    out.pop("meta", None) if not args.text else None
+    if not args.text:
+        out.pop("meta", None)  # the shape: {material_type, confidence, fields, findings, timings_ms}
     _print(out)
     return 0
 
