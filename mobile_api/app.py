@@ -22,7 +22,7 @@ from mobile_api import errors
 from mobile_api.deps import AppState
 from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mobile_api.push import SESSION_KEY, PushHub
-from mobile_api.routers import admin, auth, cases, items, licences, me, staff, ws
+from mobile_api.routers import admin, auth, cases, items, licences, me, ocr, staff, ws
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
 
@@ -78,6 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        if state.checks is not None:
+            await state.checks.drain()
+        if state.ocr is not None:
+            state.ocr.close()
         await push.close()
         if redis is not None:
             await redis.aclose()
@@ -95,7 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, items, cases, licences, staff, admin, ws):
+    for module in (auth, me, items, cases, licences, staff, admin, ws, ocr):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -1,4 +1,4 @@
-"""The `weijian` command: migrate, demo, serve."""
+"""The `weijian` command: migrate, demo, serve, ocr."""
 
 from __future__ import annotations
 
@@ -38,8 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    from ocr import cli as ocr_cli
+
+    ocr_cli.add_parser(sub)
     args = parser.parse_args(argv)
     settings = Settings()
+
+    if args.command == "ocr":
+        return ocr_cli.run(args, settings)
 
     if args.command == "migrate":
         _migrate(settings)
