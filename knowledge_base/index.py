@@ -91,6 +91,7 @@ class KbIndex:
         self.docs = list(docs)
         self.analyzer = analyzer
         self.generation = generation
+        self.by_key = {d.key: d for d in self.docs}
         question_rows: list[str] = []
         owner: list[int] = []
         for i, d in enumerate(self.docs):

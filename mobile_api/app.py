@@ -19,7 +19,9 @@ from case_core.uploads import UploadLimits
 from mobile_api import errors
 from mobile_api.deps import AppState
 from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from mobile_api.routers import admin, auth, cases, items, licences, me, staff
+from mobile_api import consult
+from mobile_api.routers import admin, auth, bot_channels, cases, items, kb, licences, me, staff
+from mobile_api.routers import consult as consult_router
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
 
@@ -74,9 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, items, cases, licences, staff, admin):
+    for module in (auth, me, items, cases, licences, staff, admin, kb, consult_router):
         api.include_router(module.router)
     app.include_router(api)
+    consult.install(app, state, redis)
+    app.include_router(bot_channels.router)  # Rasa's paths (/webhooks/rest/webhook, /model/parse) and WeChat's
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:
