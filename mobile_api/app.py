@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await consult_runtime.warm()
         yield
         if redis is not None:
             await redis.aclose()
@@ -79,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, me, items, cases, licences, staff, admin, kb, consult_router):
         api.include_router(module.router)
     app.include_router(api)
-    consult.install(app, state, redis)
+    consult_runtime = consult.install(app, state, redis)
     app.include_router(bot_channels.router)  # Rasa's paths (/webhooks/rest/webhook, /model/parse) and WeChat's
 
     @app.get("/healthz", tags=["ops"])
