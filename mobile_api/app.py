@@ -16,10 +16,9 @@ from case_core.pg_reads import PgReads
 from case_core.settings import Settings
 from case_core.storage import LocalStorage
 from case_core.uploads import UploadLimits
-from mobile_api import errors
+from mobile_api import consult, errors
 from mobile_api.deps import AppState
 from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from mobile_api import consult
 from mobile_api.routers import admin, auth, bot_channels, cases, items, kb, licences, me, staff
 from mobile_api.routers import consult as consult_router
 from mobile_api.security import TokenService

@@ -67,8 +67,11 @@ class ServiceAccount:
     """The WeChat service account (公众号): wechatpy's client for customer-service messages and user info."""
 
     def __init__(self, settings: Settings, redis_url: str | None) -> None:
-        self.appid, self.token, self.aes_key = settings.wechat_mp_appid, settings.wechat_mp_token, \
-            settings.wechat_mp_aes_key
+        self.appid, self.token, self.aes_key = (
+            settings.wechat_mp_appid,
+            settings.wechat_mp_token,
+            settings.wechat_mp_aes_key,
+        )
         self.configured = bool(settings.wechat_mp_appid and settings.wechat_mp_token)
         storage: Any = None
         if redis_url:
@@ -78,8 +81,9 @@ class ServiceAccount:
             storage = RedisStorage(redis.Redis.from_url(redis_url), prefix="weijian:wechat-mp")
         base = settings.wechat_api_base_url
         base = base if base.endswith("/") else base + "/"
-        self.client = ServiceAccountClient(settings.wechat_mp_appid, settings.wechat_mp_secret, session=storage,
-                                           timeout=5)
+        self.client = ServiceAccountClient(
+            settings.wechat_mp_appid, settings.wechat_mp_secret, session=storage, timeout=5
+        )
         self.client.root = base
         self.client.API_BASE_URL = base + "cgi-bin/"  # the service-account APIs live under cgi-bin/
 
@@ -187,4 +191,3 @@ def install(app: FastAPI, state: AppState, redis: Any | None) -> Consult:
 
 def consult_of(app: Any) -> Consult:
     return app.state.consult
-

@@ -28,8 +28,9 @@ async def test_chat_over_websocket_with_handoff_and_the_agents_reply_pushed(api:
         await api.client.post(f"/api/v1/consult/conversations/{conv['id']}/claim", headers=agent)
         joined = await ws.receive_json()
         assert joined[0]["custom"]["type"] == "agent_joined"
-        r = await api.client.post(f"/api/v1/consult/conversations/{conv['id']}/messages",
-                                  json={"text": "您好，我是坐席小王。"}, headers=agent)
+        r = await api.client.post(
+            f"/api/v1/consult/conversations/{conv['id']}/messages", json={"text": "您好，我是坐席小王。"}, headers=agent
+        )
         assert r.json()["delivered"] is True
         pushed = await ws.receive_json()
         assert pushed[0]["text"] == "您好，我是坐席小王。" and pushed[0]["custom"]["type"] == "agent_message"

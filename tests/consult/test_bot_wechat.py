@@ -31,9 +31,11 @@ def signed(**extra: str) -> dict[str, str]:
 
 def text_xml(openid: str, content: str, msg_id: int | None = None) -> str:
     msg_id = msg_id or next(_ids)
-    return (f"<xml><ToUserName><![CDATA[gh_weijian]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
-            f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[gh_weijian]]></ToUserName><FromUserName><![CDATA[{openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    )
 
 
 def content_of(xml: str) -> str:
@@ -73,8 +75,7 @@ async def test_safe_mode_decrypts_the_message_and_encrypts_the_reply(client: htt
     envelope = crypto.encrypt_message(text_xml("mp-erin", "你好"), params["nonce"], params["timestamp"])
     msg_signature = re.search(r"<MsgSignature><!\[CDATA\[(\w+)\]\]>", envelope)
     assert msg_signature
-    r = await client.post(HOOK, params={**params, "msg_signature": msg_signature.group(1)},
-                          content=envelope.encode())
+    r = await client.post(HOOK, params={**params, "msg_signature": msg_signature.group(1)}, content=envelope.encode())
     assert r.status_code == 200 and "<Encrypt>" in r.text
     reply_sig = re.search(r"<MsgSignature><!\[CDATA\[(\w+)\]\]>", r.text)
     assert reply_sig
@@ -90,9 +91,11 @@ async def test_a_retried_msgid_is_answered_once(client: httpx.AsyncClient, app: 
     first, retry = await post(client, xml), await post(client, xml)
     assert first.text == retry.text
     async with app.state.weijian.read_sessions() as session:
-        n = await session.scalar(select(func.count()).select_from(ConversationMessage)
-                                 .where(ConversationMessage.author == "user",
-                                        ConversationMessage.text == "护士延续注册需要准备什么材料？"))
+        n = await session.scalar(
+            select(func.count())
+            .select_from(ConversationMessage)
+            .where(ConversationMessage.author == "user", ConversationMessage.text == "护士延续注册需要准备什么材料？")
+        )
     assert n == 1
 
 
@@ -101,8 +104,9 @@ async def test_malformed_xml_and_bad_signatures_get_clear_errors(client: httpx.A
     assert r.status_code == 400 and r.json()["error"]["code"] == "wechat_message_invalid"
     r = await client.post(HOOK, params=signed(), content=b"\xff\xfe not xml at all")
     assert r.status_code == 400
-    r = await client.post(HOOK, params={"signature": "x", "timestamp": "1", "nonce": "n"},
-                          content=text_xml("mp-x", "hi").encode())
+    r = await client.post(
+        HOOK, params={"signature": "x", "timestamp": "1", "nonce": "n"}, content=text_xml("mp-x", "hi").encode()
+    )
     assert r.status_code == 403
     r = await client.post(HOOK, params=signed(), content=text_xml("mp-x", "").replace("text", "image").encode())
     assert r.status_code == 200 and "文字" in content_of(r.text)
@@ -119,9 +123,7 @@ async def test_a_turn_slower_than_wechat_waits_is_answered_by_customer_service_m
     assert sent and "智能客服" in sent[0]["text"]["content"]
 
 
-async def test_progress_over_wechat_finds_the_applicant_by_unionid(
-    client: httpx.AsyncClient, api: Api
-) -> None:
+async def test_progress_over_wechat_finds_the_applicant_by_unionid(client: httpx.AsyncClient, api: Api) -> None:
     carol = await api.applicant("carol")  # mini-program user; WeChat follower mp-carol shares her unionid
     case = await api.submitted_case(carol)
     r = await post(client, text_xml("mp-carol", f"查一下{case['serial_no']}进度"))
@@ -138,7 +140,8 @@ async def test_an_agents_reply_reaches_a_wechat_user_as_customer_service_message
     queue = (await api.client.get("/api/v1/consult/conversations?state=waiting_human", headers=agent)).json()
     conv = next(c for c in queue["conversations"] if c["channel"] == "wechat")
     await api.client.post(f"/api/v1/consult/conversations/{conv['id']}/claim", headers=agent)
-    r = await api.client.post(f"/api/v1/consult/conversations/{conv['id']}/messages",
-                              json={"text": "您好，请讲。"}, headers=agent)
+    r = await api.client.post(
+        f"/api/v1/consult/conversations/{conv['id']}/messages", json={"text": "您好，请讲。"}, headers=agent
+    )
     assert r.json()["delivered"] is True
     assert {"touser": "mp-hank", "msgtype": "text", "text": {"content": "您好，请讲。"}} in fake_wechat.sent
