@@ -5,8 +5,9 @@ choices) joined with TF-IDF over jieba words, into a linear model trained by SGD
 accurate as lbfgs logistic regression on this data in cross-validation, and a hundred times faster
 to fit).
 
-Entities: serial numbers by the training data's regex (their check character verified by case_core), service items by the lookup table plus the
-catalogue's item names, longest match first, mapped to item codes through the synonym blocks.
+Entities: serial numbers by the training data's regex (their check character verified by case_core),
+service items by the lookup table plus the catalogue's item names, longest match first, mapped to item codes
+through the synonym blocks.
 
 ``parse`` returns Rasa's parse shape: ``{text, intent: {name, confidence}, entities: [...], intent_ranking}``.
 """
