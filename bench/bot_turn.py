@@ -49,6 +49,7 @@ def main() -> None:
         "WEIJIAN_DATA_DIR": str(data_dir),
         "WEIJIAN_SECRET_KEY": "bench-secret",
         "WEIJIAN_DEMO_PASSWORD": "bench-Passw0rd",
+        "WEIJIAN_BOT_MESSAGES_PER_MINUTE": "1000000",
     }
     if args.database_url:
         env["WEIJIAN_DATABASE_URL"] = args.database_url

@@ -65,15 +65,22 @@ class _Channel:
         norm = K1 * (1 - B + B * lengths[rid] / avgdl) if len(rid) else np.zeros(0)
         weights = self.idf[tid] * tf * (K1 + 1) / (tf + norm) if len(rid) else np.zeros(0)
         self.vocab = vocab
-        self.matrix = sparse.csc_matrix((weights, (rid, tid)), shape=(len(rows), len(vocab)))
+        self.rows = len(rows)
+        matrix = sparse.csc_matrix((weights, (rid, tid)), shape=(len(rows), len(vocab)))
+        # The column arrays themselves: a query adds up a few columns with one bincount (no sparse-matrix
+        # slicing, which costs more than the arithmetic at these sizes).
+        self._indptr, self._indices, self._data = matrix.indptr, matrix.indices, matrix.data
 
     def score(self, terms: list[str]) -> np.ndarray:
         unique = list(dict.fromkeys(terms))
         cols = [self.vocab[t] for t in unique if t in self.vocab]
         attainable = sum(self.idf[self.vocab[t]] if t in self.vocab else self.max_idf for t in unique)
         if not cols or attainable <= 0:
-            return np.zeros(self.matrix.shape[0])
-        raw = np.asarray(self.matrix[:, cols].sum(axis=1)).ravel()
+            return np.zeros(self.rows)
+        spans = [(self._indptr[c], self._indptr[c + 1]) for c in cols]
+        rows = np.concatenate([self._indices[a:b] for a, b in spans])
+        weights = np.concatenate([self._data[a:b] for a, b in spans])
+        raw = np.bincount(rows, weights=weights, minlength=self.rows)
         return np.minimum(raw / attainable, 1.0)
 
 
@@ -156,7 +163,10 @@ class KbIndex:
         if not len(scores):
             return []
         k = max(1, min(k, len(scores)))
-        order = np.argsort(-scores, kind="stable")
+        # Only the best few need ordering: partition first (a filter may skip some, so take a margin).
+        take = min(len(scores), k * 4 + 8)
+        top = np.argpartition(-scores, take - 1)[:take] if take < len(scores) else np.arange(len(scores))
+        order = top[np.lexsort((top, -scores[top]))]
         hits: list[Hit] = []
         for i in order:
             if scores[i] <= 0 or len(hits) >= k:
