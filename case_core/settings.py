@@ -41,6 +41,17 @@ class Settings(BaseSettings):
     ocr_threads: int = 2
     ocr_timeout_seconds: float = 60.0
     ocr_upload_wait_seconds: float = 4.0
+    # Consultation (issue 4): the bot answers above kb_answer_threshold, offers the top three as buttons between
+    # the two, and logs the question as unanswered (offering a person) below kb_suggest_threshold.
+    kb_answer_threshold: float = 0.62
+    kb_suggest_threshold: float = 0.38
+    bot_handoff_after_failures: int = 2
+    bot_messages_per_minute: int = 120  # per applicant, or per IP address without a login
+    # The WeChat service account (公众号) the bot answers on; empty: the webhook answers 503.
+    wechat_mp_appid: str = ""
+    wechat_mp_secret: str = ""
+    wechat_mp_token: str = ""
+    wechat_mp_aes_key: str = ""  # set: safe mode (消息加解密), unset: plain mode
 
     light_yellow_days: int = 2  # yellow when fewer working days than this are left
     demo_password: str | None = None

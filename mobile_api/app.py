@@ -18,11 +18,12 @@ from case_core.services import cases as cases_service
 from case_core.settings import Settings
 from case_core.storage import LocalStorage
 from case_core.uploads import UploadLimits
-from mobile_api import errors
+from mobile_api import consult, errors
 from mobile_api.deps import AppState
 from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mobile_api.push import SESSION_KEY, PushHub
-from mobile_api.routers import admin, auth, cases, items, licences, me, ocr, staff, ws
+from mobile_api.routers import admin, auth, bot_channels, cases, items, kb, licences, me, ocr, staff, ws
+from mobile_api.routers import consult as consult_router
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
 
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await consult_runtime.warm()
         yield
         if state.checks is not None:
             await state.checks.drain()
@@ -99,9 +101,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, items, cases, licences, staff, admin, ws, ocr):
+    for module in (auth, me, items, cases, licences, staff, admin, ws, ocr, kb, consult_router):
         api.include_router(module.router)
     app.include_router(api)
+    consult_runtime = consult.install(app, state, redis)
+    app.include_router(bot_channels.router)  # Rasa's paths (/webhooks/rest/webhook, /model/parse) and WeChat's
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:

@@ -1,4 +1,4 @@
-"""The `weijian` command: migrate, demo, serve, ocr."""
+"""The `weijian` command: migrate, demo, serve, ocr (inspect, worker), kb (import/export/search), bot (evaluate)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import asyncio
 import json
 import sys
 
+from bot import cli as bot_cli
 from case_core.db import make_engine, make_sessionmaker
 from case_core.settings import Settings
+from knowledge_base import cli as kb_cli
 
 
 def _migrate(settings: Settings) -> None:
@@ -41,11 +43,17 @@ def main(argv: list[str] | None = None) -> int:
     from ocr import cli as ocr_cli
 
     ocr_cli.add_parser(sub)
+    kb_cli.add_parser(sub)
+    bot_cli.add_parser(sub)
     args = parser.parse_args(argv)
     settings = Settings()
 
     if args.command == "ocr":
         return ocr_cli.run(args, settings)
+    if args.command == "kb":
+        return kb_cli.run(args, settings)
+    if args.command == "bot":
+        return bot_cli.run(args, settings)
 
     if args.command == "migrate":
         _migrate(settings)

@@ -1,0 +1,177 @@
+"""The retrieval index: BM25 over an entry's questions (each phrasing its own row, the best one counts), over
+character bigrams of the same rows (typos), and over the answer (weighted lower), fused into one score in 0..1.
+
+BM25 term weights do not depend on the query, so each channel is a sparse matrix (rows × terms) of precomputed
+weights and a query is the sum of a few columns: a search over 10,000 entries is a handful of NumPy operations.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from knowledge_base.text import Analyzer, char_bigrams
+
+K1, B = 1.2, 0.75
+# Fusion weights (they add up to 1, so the fused score stays in 0..1). Words over all of an entry's phrasings
+# together decide most; the best single phrasing sharpens near-duplicates; character bigrams over the phrasings
+# rescue typos and words jieba cuts differently; the answer helps a little (it mentions much the question is not
+# about). Chosen on bench/kb_eval.yaml; tuned on one half and scored on the other they hold (docs/benchmarks.md).
+W_WORDS_ALL, W_WORDS_BEST, W_CHARS_ALL, W_ANSWER = 0.35, 0.20, 0.35, 0.10
+
+
+@dataclass(frozen=True)
+class Doc:
+    key: str
+    question: str
+    similar: tuple[str, ...]
+    answer: str
+    item_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    key: str
+    question: str
+    score: float
+    item_code: str | None = None
+
+
+class _Channel:
+    """One BM25 matrix. ``score`` returns each row's score divided by the query's attainable score (the sum of its
+    terms' idf: each term once in a row of average length), so scores of different queries compare."""
+
+    def __init__(self, rows: Sequence[list[str]]) -> None:
+        vocab: dict[str, int] = {}
+        row_ids: list[int] = []
+        term_ids: list[int] = []
+        tfs: list[int] = []
+        for i, r in enumerate(rows):
+            for term, count in Counter(r).items():
+                row_ids.append(i)
+                term_ids.append(vocab.setdefault(term, len(vocab)))
+                tfs.append(count)
+        n = max(len(rows), 1)
+        lengths = np.array([len(r) for r in rows], dtype=np.float64)
+        avgdl = float(lengths.mean()) if len(rows) and lengths.mean() > 0 else 1.0
+        rid, tid, tf = np.array(row_ids, dtype=np.int64), np.array(term_ids, dtype=np.int64), np.array(tfs, float)
+        df = np.bincount(tid, minlength=len(vocab)).astype(np.float64)
+        self.idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+        self.max_idf = float(np.log(1 + (n + 0.5) / 0.5))
+        norm = K1 * (1 - B + B * lengths[rid] / avgdl) if len(rid) else np.zeros(0)
+        weights = self.idf[tid] * tf * (K1 + 1) / (tf + norm) if len(rid) else np.zeros(0)
+        self.vocab = vocab
+        self.rows = len(rows)
+        matrix = sparse.csc_matrix((weights, (rid, tid)), shape=(len(rows), len(vocab)))
+        # The column arrays themselves: a query adds up a few columns with one bincount (no sparse-matrix
+        # slicing, which costs more than the arithmetic at these sizes).
+        self._indptr, self._indices, self._data = matrix.indptr, matrix.indices, matrix.data
+
+    def score(self, terms: list[str]) -> np.ndarray:
+        unique = list(dict.fromkeys(terms))
+        cols = [self.vocab[t] for t in unique if t in self.vocab]
+        attainable = sum(self.idf[self.vocab[t]] if t in self.vocab else self.max_idf for t in unique)
+        if not cols or attainable <= 0:
+            return np.zeros(self.rows)
+        spans = [(self._indptr[c], self._indptr[c + 1]) for c in cols]
+        rows = np.concatenate([self._indices[a:b] for a, b in spans])
+        weights = np.concatenate([self._data[a:b] for a, b in spans])
+        raw = np.bincount(rows, weights=weights, minlength=self.rows)
+        return np.minimum(raw / attainable, 1.0)
+
+
+class Tokens:
+    """Analysed text, cached by text: a rebuild after a publish analyses only what changed. A cache belongs to
+    one analyzer (a new synonym table means a new cache)."""
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self._words: dict[str, list[str]] = {}
+        self._chars: dict[str, list[str]] = {}
+
+    def words(self, text: str) -> list[str]:
+        got = self._words.get(text)
+        if got is None:
+            got = self._words[text] = self.analyzer.words(text)
+        return got
+
+    def chars(self, text: str) -> list[str]:
+        got = self._chars.get(text)
+        if got is None:
+            got = self._chars[text] = char_bigrams(self.analyzer.canonical_text(text))
+        return got
+
+
+class KbIndex:
+    """Immutable once built; the runtime swaps in a new one on publish."""
+
+    def __init__(
+        self, docs: Sequence[Doc], analyzer: Analyzer, generation: object = None, tokens: Tokens | None = None
+    ) -> None:
+        self.docs = list(docs)
+        self.analyzer = analyzer
+        self.generation = generation
+        self.by_key = {d.key: d for d in self.docs}
+        tok = tokens if tokens is not None and tokens.analyzer is analyzer else Tokens(analyzer)
+        self.tokens = tok
+        phrasings: list[list[str]] = []
+        owner: list[int] = []
+        words_all: list[list[str]] = []
+        chars_all: list[list[str]] = []
+        for i, d in enumerate(self.docs):
+            entry_words: list[str] = []
+            entry_chars: list[str] = []
+            for q in (d.question, *d.similar):
+                w = tok.words(q)
+                phrasings.append(w)
+                owner.append(i)
+                entry_words += w
+                entry_chars += tok.chars(q)
+            words_all.append(entry_words)
+            chars_all.append(entry_chars)
+        owner_arr = np.array(owner, dtype=np.int64)
+        # Rows are grouped by entry, so the best phrasing per entry is one maximum.reduceat.
+        self._starts = np.flatnonzero(np.r_[True, owner_arr[1:] != owner_arr[:-1]]) if owner else np.zeros(0, int)
+        self._words_all = _Channel(words_all)
+        self._words_best = _Channel(phrasings)
+        self._chars_all = _Channel(chars_all)
+        self._answers = _Channel([tok.words(d.answer) for d in self.docs])
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def scores(self, query: str) -> np.ndarray:
+        """Fused score of every entry for ``query`` (0..1)."""
+        if not self.docs:
+            return np.zeros(0)
+        words = self.analyzer.words(query)
+        chars = char_bigrams(self.analyzer.canonical_text(query))
+        best = np.maximum.reduceat(self._words_best.score(words), self._starts)
+        return (
+            W_WORDS_ALL * self._words_all.score(words)
+            + W_WORDS_BEST * best
+            + W_CHARS_ALL * self._chars_all.score(chars)
+            + W_ANSWER * self._answers.score(words)
+        )
+
+    def search(self, query: str, k: int = 5, accept: Callable[[Doc], bool] | None = None) -> list[Hit]:
+        scores = self.scores(query)
+        if not len(scores):
+            return []
+        k = max(1, min(k, len(scores)))
+        # Only the best few need ordering: partition first (a filter may skip some, so take a margin).
+        take = min(len(scores), k * 4 + 8)
+        top = np.argpartition(-scores, take - 1)[:take] if take < len(scores) else np.arange(len(scores))
+        order = top[np.lexsort((top, -scores[top]))]
+        hits: list[Hit] = []
+        for i in order:
+            if scores[i] <= 0 or len(hits) >= k:
+                break
+            d = self.docs[int(i)]
+            if accept is None or accept(d):
+                hits.append(Hit(d.key, d.question, round(float(scores[i]), 4), d.item_code))
+        return hits
