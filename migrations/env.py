@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import case_core.models  # noqa: F401  (registers the tables)
+import notifiers.models  # noqa: F401  (the notifications' tables, for autogenerate)
 from case_core.db import Base, make_engine
 
 config = context.config
