@@ -25,6 +25,8 @@ from mobile_api.push import SESSION_KEY, PushHub
 from mobile_api.routers import admin, auth, cases, items, licences, me, staff, ws
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
+from notifiers import service as notify_service
+from notifiers.routers import inbox, ops
 
 API_PREFIX = "/api/v1"
 
@@ -77,7 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await notify.start()
         yield
+        await notify.stop()
         await push.close()
         if redis is not None:
             await redis.aclose()
@@ -93,9 +97,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.weijian = state
     app.state.engine = engine
+    notify = notify_service.install(app, state)  # outbox writer, dispatcher loop, jobs (notifiers/)
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, items, cases, licences, staff, admin, ws):
+    for module in (auth, me, items, cases, licences, staff, admin, ws, inbox, ops):
         api.include_router(module.router)
     app.include_router(api)
 

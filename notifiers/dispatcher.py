@@ -24,9 +24,9 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,7 +40,7 @@ from notifiers.models import Delivery, InboxMessage, Notification, Preference
 from notifiers.settings import NotifySettings
 
 log = logging.getLogger("weijian.notify")
-deliveries = Delivery.__table__
+deliveries = cast(Table, Delivery.__table__)
 
 QUEUED, SENDING, SENT, DELIVERED, FAILED, FALLBACK, SKIPPED = (
     "queued",
@@ -234,7 +234,10 @@ class Dispatcher:
                 except Exception:  # one bad message must not stop the batch; its lease will expire
                     log.exception("delivery %s failed unexpectedly", row.id)
 
-        await asyncio.gather(*(one(r) for r in batch))
+        # In-app messages first, one by one in order: they are local writes, and the inbox keeps event order.
+        for row in sorted((r for r in batch if r.channel == "inapp"), key=lambda r: r.id):
+            await one(row)
+        await asyncio.gather(*(one(r) for r in batch if r.channel != "inapp"))
         return len(batch)
 
     async def drain(self, max_rounds: int = 1000) -> int:
@@ -411,7 +414,7 @@ class Dispatcher:
 
 async def _insert_ignore(session: AsyncSession, values: dict[str, Any]) -> None:
     """INSERT … ON CONFLICT (key) DO NOTHING, on either backend."""
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(insert(deliveries).values(**values).on_conflict_do_nothing(index_elements=["key"]))
 

@@ -41,11 +41,11 @@ class JobContext:
 
 
 def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 def _json_object(session: AsyncSession, *pairs: Any) -> Any:
-    fn = func.jsonb_build_object if session.bind.dialect.name == "postgresql" else func.json_object
+    fn = func.jsonb_build_object if session.get_bind().dialect.name == "postgresql" else func.json_object
     return fn(*pairs)
 
 
@@ -58,7 +58,7 @@ def _concat(*parts: Any) -> Any:
 
 def _fmt_date(session: AsyncSession, column: Any) -> Any:
     """A date as 2026年12月15日, in SQL."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         return func.to_char(column, 'YYYY"年"MM"月"DD"日"')
     return _concat(
         func.strftime("%Y", column), literal("年"), func.strftime("%m", column), literal("月"),
@@ -111,7 +111,7 @@ async def licence_expiry(session: AsyncSession, ctx: JobContext, now: datetime) 
     today = local_date(now)
     lic = Licence.__table__.c
     offsets = ctx.settings.expiry_offsets  # descending, e.g. (90, 30, 7)
-    pg = session.bind.dialect.name == "postgresql"
+    pg = session.get_bind().dialect.name == "postgresql"
     days_left = (
         (lic.valid_until - today) if pg else cast(func.julianday(lic.valid_until) - func.julianday(today), Integer)
     )

@@ -39,6 +39,8 @@ def on_case_event(session: AsyncSession, case: Case, event: CaseEvent) -> None:
         return  # an intermediate step's approval: the applicant hears when the decision is final
     values = case_values(case)
     values["opinion"] = event.opinion or ""
+    if event.data and event.data.get("defects") and not event.opinion:
+        values["opinion"] = "；".join(f"{d['label']}：{d['reason']}" for d in event.data["defects"])[:200]
     if event.data and event.data.get("days"):
         values["days"] = event.data["days"]
     if name == "licence_issued":

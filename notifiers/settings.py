@@ -43,6 +43,7 @@ class NotifySettings(BaseSettings):
     dispatch_batch: int = 100
     dispatch_concurrency: int = 16
     dispatch_idle_seconds: float = 1.0
+    notify_dispatch_in_api: bool = True  # a dispatcher loop in each API worker (pushes in-app messages at once)
 
     expiry_offsets_days: str = "90,30,7"  # licence-expiry reminders this many days before valid_until
     followup_working_days: int = 5

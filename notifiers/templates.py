@@ -74,7 +74,7 @@ class Rendered:
     version: int | None
 
 
-class _Missing(dict):  # type: ignore[type-arg]
+class _Missing(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return ""
 

@@ -25,6 +25,14 @@ if os.environ.get("CI") and not (PG_URL and REDIS_URL):
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # Rows the tests create; the catalogue, calendar and departments stay loaded for the whole session.
 DYNAMIC_TABLES = (
+    "notify_inbox",
+    "notify_deliveries",
+    "notify_outbox",
+    "notify_preferences",
+    "notify_followups",
+    "notify_templates",
+    "notify_job_runs",
+    "apscheduler_jobs",
     "audit_log",
     "evaluations",
     "licences",

@@ -46,8 +46,8 @@ class SmtpChannel:
         except smtplib.SMTPRecipientsRefused as exc:
             return Outcome("failed", error=f"recipient refused: {exc.recipients}")
         except smtplib.SMTPResponseException as exc:
-            kind = "failed" if 500 <= exc.smtp_code < 600 else "retry"
-            return Outcome(kind, error=f"SMTP {exc.smtp_code} {exc.smtp_error!r}")
+            error = f"SMTP {exc.smtp_code} {exc.smtp_error!r}"
+            return Outcome("failed", error=error) if 500 <= exc.smtp_code < 600 else Outcome("retry", error=error)
         except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             return Outcome("retry", error=f"SMTP unavailable: {exc!r}")
         if refused:

@@ -1,4 +1,7 @@
-"""A local server speaking the parts of WeChat's HTTP API we call (token, jscode2session), for wechatpy to hit."""
+"""A local server speaking the parts of WeChat's HTTP API we call (token, jscode2session, subscribe and template
+messages), for wechatpy to hit. Access tokens are numbered; a message sent with a token that is not the current one
+is refused with 40001, as WeChat does. ``errors`` scripts errcodes (43101, 40001, 42001, 45009, -1) for the next
+message sends."""
 
 from __future__ import annotations
 
@@ -15,6 +18,11 @@ class FakeWeChat:
         self.appid, self.secret = appid, secret
         self.calls: list[tuple[str, dict[str, str]]] = []
         self.fail_with_500 = False
+        self.tokens_issued = 0
+        self.current_token: str | None = None
+        self.errors: list[int] = []  # errcodes for the next message sends
+        self.messages: list[dict] = []  # accepted subscribe/template messages
+        self._lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -30,6 +38,18 @@ class FakeWeChat:
                     self.end_headers()
                     return
                 self._json(outer.answer(url.path, params))
+
+            def do_POST(self) -> None:
+                url = urlparse(self.path)
+                params = {k: v[0] for k, v in parse_qs(url.query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                outer.calls.append((url.path, params))
+                if outer.fail_with_500:
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                self._json(outer.message(url.path, params, body))
 
             def _json(self, body: dict) -> None:
                 data = json.dumps(body).encode()
@@ -50,7 +70,10 @@ class FakeWeChat:
         if path == "/cgi-bin/token":
             if params.get("appid") != self.appid or params.get("secret") != self.secret:
                 return {"errcode": 40013, "errmsg": "invalid appid"}
-            return {"access_token": "fake-token", "expires_in": 7200}
+            with self._lock:
+                self.tokens_issued += 1
+                self.current_token = f"fake-token-{self.tokens_issued}"
+            return {"access_token": self.current_token, "expires_in": 7200}
         if path == "/sns/jscode2session":
             if params.get("appid") != self.appid or params.get("secret") != self.secret:
                 return {"errcode": 40013, "errmsg": "invalid appid"}
@@ -59,6 +82,26 @@ class FakeWeChat:
                 return {"errcode": 40029, "errmsg": "invalid code"}
             return {"openid": f"openid-{code}", "session_key": "sk", "unionid": f"union-{code}"}
         return {"errcode": 404, "errmsg": "unknown api"}
+
+    def message(self, path: str, params: dict[str, str], body: dict) -> dict:
+        if path not in ("/cgi-bin/message/subscribe/send", "/cgi-bin/message/template/send"):
+            return {"errcode": 404, "errmsg": "unknown api"}
+        with self._lock:
+            if self.errors:
+                code = self.errors.pop(0)
+                if code in (40001, 42001):
+                    self.current_token = None  # the token really is dead now: only a refetch helps
+                return {"errcode": code, "errmsg": f"scripted error {code}"}
+            if params.get("access_token") != self.current_token:
+                return {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+            if not body.get("touser") or not body.get("template_id"):
+                return {"errcode": 47003, "errmsg": "argument invalid!"}
+            for name, field in (body.get("data") or {}).items():
+                if name.startswith("thing") and len(field.get("value", "")) > 20:
+                    return {"errcode": 47003, "errmsg": f"argument invalid! data.{name}.value too long"}
+            msgid = len(self.messages) + 1000
+            self.messages.append({"path": path, "msgid": msgid, **body})
+        return {"errcode": 0, "errmsg": "ok", "msgid": msgid}
 
     def start(self) -> FakeWeChat:
         self.thread.start()
