@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import smtplib
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 from notifiers.channels.base import Message, Outcome
 
@@ -33,7 +32,8 @@ class SmtpChannel:
         mail["From"] = self.sender
         mail["To"] = message.to
         mail["Subject"] = message.title
-        msgid = make_msgid(idstring=message.key.replace(":", "."), domain="weijian")
+        # The same key gives the same Message-ID on every attempt: a resend is recognisably the same message.
+        msgid = f"<{message.key.replace(':', '.')}@weijian.notify>"
         mail["Message-ID"] = msgid
         mail.set_content(message.body)
         try:

@@ -48,7 +48,7 @@ class WeChatSender:
         self.client = ConfigurableWeChatClient(appid, secret, session=storage, timeout=timeout, auto_retry=False)
         self.client.API_BASE_URL = base
         self.client.wxa.API_BASE_URL = base
-        self.client.message.API_BASE_URL = base
+        self.client.message.API_BASE_URL = base + "cgi-bin/"  # wechatpy names message APIs under cgi-bin/
         self.appid = appid
         self.token_refreshes = 0
 
@@ -70,8 +70,9 @@ class WeChatSender:
 
     def call(self, fn: Any) -> Outcome:
         for attempt in (1, 2):
-            token = self.client.access_token  # fetched (and stored) when missing or expired
+            token: str | None = None
             try:
+                token = self.client.access_token  # fetched (and stored) when missing or expired
                 result = fn()
             except WeChatClientException as exc:
                 code = exc.errcode
