@@ -9,6 +9,7 @@ import sys
 
 from case_core.db import make_engine, make_sessionmaker
 from case_core.settings import Settings
+from notifiers import cli as notify_cli
 
 
 def _migrate(settings: Settings) -> None:
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    notify_cli.add_parser(sub)
     args = parser.parse_args(argv)
     settings = Settings()
 
@@ -70,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
             proxy_headers=True,
             log_level="info",
         )
+    elif args.command in ("scheduler", "dispatch"):
+        _migrate(settings)
+        notify_cli.run(args, settings)
     return 0
 
 
