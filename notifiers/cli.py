@@ -56,7 +56,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
             await dispatcher.run_forever(stop)
             return None
         if args.run:
-            return await run_job(ctx, args.run, dispatcher.clock(), manual=True)
+            # The current slot, as the schedule would: a second process doing the same finds it taken.
+            return await run_job(ctx, args.run, dispatcher.clock()) or {"skipped": "slot already run"}
         await scheduler.serve(ctx, settings.resolved_database_url, dispatch=not args.no_dispatch)
         return None
     finally:

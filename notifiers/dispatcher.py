@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Table, and_, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from case_core.crypto import FieldCipher
-from case_core.models import Applicant, Case, Staff
+from case_core.models import Applicant, Case, Department, Staff
 from case_core.timeutil import CST, utcnow
 from notifiers import templates
 from notifiers.catalogue import EVENTS
@@ -130,15 +130,19 @@ class Dispatcher:
             return [("staff", n.recipient_id, chain)]
         if n.case_id is None:
             return []
-        # Staff reminders for a case: the staff of its department who hold the role of its current step.
+        # Staff reminders for a case: the staff in charge of its department who hold the role of its current step.
         case = (
             await session.execute(select(Case.department_id, Case.step_role, Case.status).where(Case.id == n.case_id))
         ).one_or_none()
         if case is None:
             return []
+        # Staff see the cases of their department and of those below it (materialised paths).
+        case_path = await session.scalar(select(Department.path).where(Department.id == case.department_id))
         staff = (
             await session.execute(
-                select(Staff.id, Staff.roles).where(Staff.department_id == case.department_id, Staff.active.is_(True))
+                select(Staff.id, Staff.roles)
+                .join(Department, Department.id == Staff.department_id)
+                .where(literal(case_path or "").like(Department.path + "%"), Staff.active.is_(True))
             )
         ).all()
         role = case.step_role or (n.data or {}).get("role")

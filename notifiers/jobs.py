@@ -137,8 +137,8 @@ async def licence_expiry(session: AsyncSession, ctx: JobContext, now: datetime) 
             .select_from(Licence.__table__.join(cases, cases.c.id == lic.case_id))
             .where(
                 lic.status == "valid",
-                lic.valid_until >= cast(literal(today + timedelta(days=lower)), Date),
-                lic.valid_until <= cast(literal(today + timedelta(days=offset)), Date),
+                lic.valid_until >= literal(today + timedelta(days=lower), Date),
+                lic.valid_until <= literal(today + timedelta(days=offset), Date),
             )
         )  # fmt: skip
         out[str(offset)] = await _outbox_from_select(session, stmt)
@@ -154,7 +154,7 @@ async def followups(session: AsyncSession, ctx: JobContext, now: datetime) -> di
         _insert(session)(FollowUp.__table__)
         .from_select(
             ["case_id", "department_id", "level", "status", "due_date", "created_at"],
-            select(e.case_id, c.department_id, e.level, literal("open"), cast(literal(due), Date), literal(now))
+            select(e.case_id, c.department_id, e.level, literal("open"), literal(due, Date), literal(now))
             .select_from(Evaluation.__table__.join(cases, cases.c.id == e.case_id))
             .where(e.level <= 3),
         )
@@ -215,24 +215,37 @@ async def daily_briefing(session: AsyncSession, ctx: JobContext, now: datetime) 
             today=today, boundary=queries.nth_workday_after(cal, today, ctx.yellow_days), yellow_days=ctx.yellow_days
         )
     )
-    satisfied = await per_department(
-        select(c.department_id, func.avg(case((e.level >= 4, 100.0), else_=0.0)))
-        .select_from(Evaluation.__table__.join(cases, cases.c.id == e.case_id))
-        .where(e.created_at >= start, e.created_at < end)
-        .group_by(c.department_id)
-    )
+    rated = {
+        r[0]: (r[1], r[2])
+        for r in (
+            await session.execute(
+                select(c.department_id, func.sum(case((e.level >= 4, 1), else_=0)), func.count())
+                .select_from(Evaluation.__table__.join(cases, cases.c.id == e.case_id))
+                .where(e.created_at >= start, e.created_at < end)
+                .group_by(c.department_id)
+            )
+        ).all()
+    }
+    paths = dict((await session.execute(select(Department.id, Department.path))).all())
     leaders = (
         await session.execute(
-            select(Staff.id, Staff.roles, Department.id, Department.name)
+            select(Staff.id, Staff.roles, Department.path, Department.name)
             .join(Department, Department.id == Staff.department_id)
             .where(Staff.active.is_(True))
         )
     ).all()
     rows = []
-    for staff_id, roles, dept_id, dept_name in leaders:
+    for staff_id, roles, scope, dept_name in leaders:
         if Role.LEADER not in (roles or []):
             continue
-        sat = satisfied.get(dept_id)
+        # A leader's briefing covers their department and every department below it, as their task list does.
+        under = [d for d, path in paths.items() if path.startswith(scope)]
+
+        def total(figures: dict[int, Any], under: list[int] = under) -> int:
+            return sum(int(figures.get(d, 0)) for d in under)
+
+        good = sum(int(rated[d][0]) for d in under if d in rated)
+        votes = sum(int(rated[d][1]) for d in under if d in rated)
         rows.append(
             {
                 "key": f"brief:{day.isoformat()}:{staff_id}",
@@ -244,11 +257,11 @@ async def daily_briefing(session: AsyncSession, ctx: JobContext, now: datetime) 
                 "data": {
                     "department": dept_name,
                     "day": f"{day:%Y年%m月%d日}",
-                    "received": received.get(dept_id, 0),
-                    "accepted": accepted.get(dept_id, 0),
-                    "concluded": concluded.get(dept_id, 0),
-                    "overdue": overdue.get(dept_id, 0),
-                    "satisfaction": f"{float(sat):.1f}%" if sat is not None else "暂无评价",
+                    "received": total(received),
+                    "accepted": total(accepted),
+                    "concluded": total(concluded),
+                    "overdue": total(overdue),
+                    "satisfaction": f"{100.0 * good / votes:.1f}%" if votes else "暂无评价",
                 },
                 "created_at": now,
             }

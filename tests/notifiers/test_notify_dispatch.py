@@ -225,5 +225,7 @@ async def test_a_dispatcher_killed_mid_batch_delivers_everything_exactly_once_af
     clock.advance(seconds=3)  # the dead dispatcher's leases run out
     await dispatcher.drain()
     sms = await deliveries(app, channel="sms")
-    assert {d.status for d in sms} == {"sent"} and len(sms) == 12, [(d.status, d.attempts, d.error, d.next_attempt_at, clock.now) for d in sms if d.status != "sent"]
+    assert {d.status for d in sms} == {"sent"} and len(sms) == 12, [
+        (d.status, d.attempts, d.error, d.next_attempt_at, clock.now) for d in sms if d.status != "sent"
+    ]
     assert aliyun_sms.keys() == {d.key: 1 for d in sms}
