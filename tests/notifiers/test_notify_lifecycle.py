@@ -159,3 +159,22 @@ async def test_the_outbox_row_commits_or_rolls_back_with_the_event(api: Api, app
         await session.rollback()
     async with state.read_sessions() as session:
         assert await accepted_rows(session) == 0  # and gone with it
+
+
+async def test_an_inbox_message_is_pushed_to_a_connected_applicant(api: Api, app: Any, dispatcher: Dispatcher) -> None:
+    import asyncio
+
+    import orjson
+
+    alice = await with_phone(api, "alice-push")
+    me = (await api.client.get("/api/v1/me", headers=alice)).json()
+    case = await api.submitted_case(alice)
+    hub = app.state.weijian.push
+    async with hub.subscribe([f"applicant:{me['id']}"]) as queue:
+        while not queue.empty():  # the case event's own push (mobile_api.push) may be there already
+            queue.get_nowait()
+        await dispatcher.drain()
+        message = orjson.loads(await asyncio.wait_for(queue.get(), timeout=5))
+        while message.get("type") != "inbox":
+            message = orjson.loads(await asyncio.wait_for(queue.get(), timeout=5))
+    assert message["event"] == "submitted" and message["case_id"] == case["id"] and "已提交" in message["title"]
