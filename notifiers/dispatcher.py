@@ -104,10 +104,16 @@ class Dispatcher:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            applicants = {n.recipient_id for n in rows if n.audience == "applicant" and n.recipient_id is not None}
+            if applicants:  # into the identity map: the per-row lookups below then cost no query
+                (await session.scalars(select(Preference).where(Preference.applicant_id.in_(applicants)))).all()
+            cache: dict[tuple[str, str], Any] = {}
+            values = []
             for n in rows:
-                for values in await self._deliveries_for(session, n, now):
-                    await _insert_ignore(session, values)
+                values += await self._deliveries_for(session, n, now, cache)
                 n.expanded_at = now
+            for start in range(0, len(values), 500):
+                await _insert_ignore(session, values[start : start + 500])
             return len(rows)
 
     async def _recipients(self, session: AsyncSession, n: Notification) -> list[tuple[str, int, tuple[str, ...]]]:
@@ -148,12 +154,14 @@ class Dispatcher:
         role = case.step_role or (n.data or {}).get("role")
         return [("staff", s.id, chain) for s in staff if role is None or role in (s.roles or [])]
 
-    async def _deliveries_for(self, session: AsyncSession, n: Notification, now: datetime) -> list[dict[str, Any]]:
+    async def _deliveries_for(
+        self, session: AsyncSession, n: Notification, now: datetime, cache: dict[tuple[str, str], Any]
+    ) -> list[dict[str, Any]]:
         out = []
         for rtype, rid, chain in await self._recipients(session, n):
-            out.append(await self._delivery(session, n, rtype, rid, "inapp", (), now))
+            out.append(await self._delivery(session, n, rtype, rid, "inapp", (), now, cache))
             if chain:
-                out.append(await self._delivery(session, n, rtype, rid, chain[0], chain[1:], now))
+                out.append(await self._delivery(session, n, rtype, rid, chain[0], chain[1:], now, cache))
         return out
 
     async def _delivery(
@@ -165,8 +173,12 @@ class Dispatcher:
         channel: str,
         fallback: tuple[str, ...],
         now: datetime,
+        cache: dict[tuple[str, str], Any] | None = None,
     ) -> dict[str, Any]:
-        rendered = templates.render(await templates.active(session, n.event, channel), n.data or {})
+        cache = {} if cache is None else cache
+        if (n.event, channel) not in cache:
+            cache[n.event, channel] = await templates.active(session, n.event, channel)
+        rendered = templates.render(cache[n.event, channel], n.data or {})
         due = now
         if channel == "sms" and not n.urgent:
             due = self.quiet_until(now) or now
@@ -238,9 +250,8 @@ class Dispatcher:
                 except Exception:  # one bad message must not stop the batch; its lease will expire
                     log.exception("delivery %s failed unexpectedly", row.id)
 
-        # In-app messages first, one by one in order: they are local writes, and the inbox keeps event order.
-        for row in sorted((r for r in batch if r.channel == "inapp"), key=lambda r: r.id):
-            await one(row)
+        # In-app messages first, all in one transaction and in order: local writes, and the inbox keeps event order.
+        await self._deliver_inapp([r for r in batch if r.channel == "inapp"], self.clock())
         await asyncio.gather(*(one(r) for r in batch if r.channel != "inapp"))
         return len(batch)
 
@@ -285,9 +296,6 @@ class Dispatcher:
 
     async def _deliver(self, row: Any, addresses: dict[int, dict[str, str | None]]) -> None:
         now = self.clock()
-        if row.channel == "inapp":
-            await self._deliver_inapp(row, now)
-            return
         if row.attempts > row.max_attempts:  # a lease that ran out on the last attempt
             await self._finish(row, Outcome("failed", error=row.error or "attempts exhausted"), now)
             return
@@ -322,47 +330,55 @@ class Dispatcher:
         outcome = await channel.send(message)
         await self._finish(row, outcome, self.clock())
 
-    async def _deliver_inapp(self, row: Any, now: datetime) -> None:
+    async def _deliver_inapp(self, rows: list[Any], now: datetime) -> None:
+        """Write the in-app messages to the inboxes in the same transaction that marks them delivered: exactly
+        once outright. Then push them to whoever is connected (after the commit: never announce a rollback)."""
+        if not rows:
+            return
+        c = deliveries.c
         async with self.sessions() as session, session.begin():
-            done = await session.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id == row.id, deliveries.c.lease_owner == self.owner, deliveries.c.status == SENDING
+            owned = set(
+                (
+                    await session.execute(
+                        update(deliveries)
+                        .where(c.id.in_([r.id for r in rows]), c.lease_owner == self.owner, c.status == SENDING)
+                        .values(status=DELIVERED, sent_at=now, lease_until=None, updated_at=now, error=None)
+                        .returning(c.id)
+                    )
+                ).scalars()
+            )  # rows whose lease ran out were taken by another dispatcher: theirs now
+            messages = [
+                InboxMessage(
+                    delivery_id=r.id,
+                    recipient_type=r.recipient_type,
+                    recipient_id=r.recipient_id,
+                    event=r.event,
+                    case_id=r.case_id,
+                    title=r.title,
+                    body=r.body,
+                    created_at=now,
                 )
-                .values(status=DELIVERED, sent_at=now, lease_until=None, updated_at=now, provider_message_id=None)
-            )
-            if done.rowcount != 1:  # type: ignore[attr-defined]
-                return  # our lease ran out and someone else took it
-            inbox = InboxMessage(
-                delivery_id=row.id,
-                recipient_type=row.recipient_type,
-                recipient_id=row.recipient_id,
-                event=row.event,
-                case_id=row.case_id,
-                title=row.title,
-                body=row.body,
-                created_at=now,
-            )
-            session.add(inbox)
+                for r in sorted(rows, key=lambda r: r.id)
+                if r.id in owned
+            ]
+            session.add_all(messages)
             await session.flush()
-            message_id = inbox.id
-            await session.execute(
-                update(deliveries).where(deliveries.c.id == row.id).values(provider_message_id=f"inbox:{message_id}")
-            )
-        if self.push is not None:  # after commit: never announce what might still roll back
+        if self.push is None:
+            return
+        for m in messages:
             payload = {
                 "type": "inbox",
-                "id": message_id,
-                "event": row.event,
-                "case_id": row.case_id,
-                "title": row.title,
-                "body": row.body,
+                "id": m.id,
+                "event": m.event,
+                "case_id": m.case_id,
+                "title": m.title,
+                "body": m.body,
                 "created_at": now.isoformat(),
             }
             try:
-                await self.push(f"{row.recipient_type}:{row.recipient_id}", payload)
+                await self.push(f"{m.recipient_type}:{m.recipient_id}", payload)
             except Exception:  # the inbox has it; a push is a courtesy
-                log.warning("push of inbox message %s failed", message_id, exc_info=True)
+                log.warning("push of inbox message %s failed", m.id, exc_info=True)
 
     async def _hold(self, row: Any, until: datetime, why: str) -> None:
         """Put a claimed row back without counting the attempt (quiet hours, rate limit)."""
@@ -416,11 +432,13 @@ class Dispatcher:
                     )
 
 
-async def _insert_ignore(session: AsyncSession, values: dict[str, Any]) -> None:
-    """INSERT … ON CONFLICT (key) DO NOTHING, on either backend."""
+async def _insert_ignore(session: AsyncSession, values: dict[str, Any] | list[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT (key) DO NOTHING (one row or many in one statement), on either backend."""
+    if not values:
+        return
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    await session.execute(insert(deliveries).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+    await session.execute(insert(deliveries).values(values).on_conflict_do_nothing(index_elements=["key"]))
 
 
 # ---------------------------------------------------------------------------------------------------- operators
