@@ -26,7 +26,7 @@ from mobile_api.routers import admin, auth, cases, items, licences, me, staff, w
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
 from notifiers import service as notify_service
-from notifiers.routers import inbox, ops
+from notifiers.routers import inbox, ops, receipts
 
 API_PREFIX = "/api/v1"
 
@@ -100,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     notify = notify_service.install(app, state)  # outbox writer, dispatcher loop, jobs (notifiers/)
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, items, cases, licences, staff, admin, ws, inbox, ops):
+    for module in (auth, me, items, cases, licences, staff, admin, ws, inbox, ops, receipts):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -21,6 +21,7 @@ class NotifySettings(BaseSettings):
     sms_sign_name: str = "卫健政务服务"
     sms_sdk_app_id: str = ""  # Tencent SmsSdkAppId
     sms_region: str = ""
+    receipt_token: str = ""  # secret path segment of the SMS delivery-receipt callbacks; empty: receipts off
 
     # Service-account (公众号) template messages; the mini-program's subscribe messages use WEIJIAN_WECHAT_APPID.
     wechat_mp_appid: str = ""

@@ -229,3 +229,22 @@ async def test_a_dispatcher_killed_mid_batch_delivers_everything_exactly_once_af
         (d.status, d.attempts, d.error, d.next_attempt_at, clock.now) for d in sms if d.status != "sent"
     ]
     assert aliyun_sms.keys() == {d.key: 1 for d in sms}
+
+
+async def test_delivery_receipts_move_sent_messages_to_delivered_or_failed(
+    api: Api, app: Any, dispatcher: Dispatcher, aliyun_sms: FakeSmsServer
+) -> None:
+    dispatcher.settings.receipt_token = "s3cret-receipts"
+    await with_phone(api, "receipts")
+    await queue(app, "receipts", 2)
+    await dispatcher.drain()
+    first, second = await deliveries(app, channel="sms")
+    body = [
+        {"biz_id": first.provider_message_id, "success": True, "err_code": "DELIVERED", "out_id": first.key},
+        {"biz_id": second.provider_message_id, "success": False, "err_code": "MK:0001", "out_id": second.key},
+    ]
+    assert (await api.client.post("/api/v1/notify/receipts/aliyun/wrong", json=body)).status_code == 404
+    r = await api.client.post("/api/v1/notify/receipts/aliyun/s3cret-receipts", json=body)
+    assert r.status_code == 200 and r.json() == {"code": 0, "msg": "成功"}
+    first, second = await deliveries(app, channel="sms")
+    assert (first.status, second.status) == ("delivered", "failed") and "MK:0001" in (second.error or "")
