@@ -138,10 +138,27 @@ class Dispatcher:
             return []
         # Staff reminders for a case: the staff in charge of its department who hold the role of its current step.
         case = (
-            await session.execute(select(Case.department_id, Case.step_role, Case.status).where(Case.id == n.case_id))
+            await session.execute(
+                select(
+                    Case.department_id,
+                    Case.step_role,
+                    Case.serial_no,
+                    Case.item_name,
+                    Case.applicant_name,
+                    Case.due_date,
+                ).where(Case.id == n.case_id)
+            )
         ).one_or_none()
         if case is None:
             return []
+        # Scans write only the key: the texts' values come from the case as it is now.
+        n.data = {
+            "serial_no": case.serial_no,
+            "item_name": case.item_name,
+            "applicant_name": case.applicant_name or "",
+            "due": f"{case.due_date:%Y年%m月%d日}" if case.due_date else "",
+            **(n.data or {}),
+        }
         # Staff see the cases of their department and of those below it (materialised paths).
         case_path = await session.scalar(select(Department.path).where(Department.id == case.department_id))
         staff = (

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, and_, case, cast, func, literal, select, true
+from sqlalchemy import Date, Integer, String, and_, case, cast, exists, func, literal, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -84,23 +84,23 @@ async def overdue_scan(session: AsyncSession, ctx: JobContext, now: datetime) ->
         "yellow_days": ctx.yellow_days,
     }
     c = cases.c
+    o = outbox.c
     out: dict[str, Any] = {}
     for light in ("yellow", "red"):
-        due = func.coalesce(cast(c.due_date, String), "")
+        key = _concat(
+            literal(f"{light}:"), cast(c.id, String), literal(":"), func.coalesce(cast(c.due_date, String), "")
+        )
+        # The texts' values (serial number, item, due date) are read from the case when the dispatcher expands
+        # the row: the scan writes only the key. Cases already reminded are skipped by an anti-join (a hash join
+        # on PostgreSQL) before anything is built; ON CONFLICT stays for a concurrent scan.
         stmt = select(
-            _concat(literal(f"{light}:"), cast(c.id, String), literal(":"), due),
-            literal(f"light_{light}"),
-            c.id,
-            literal("staff"),
-            literal(None, Integer),
-            literal(False),
-            _json_object(
-                session,
-                "case_id", c.id, "serial_no", c.serial_no, "item_name", c.item_name,
-                "applicant_name", func.coalesce(c.applicant_name, ""), "due", _fmt_date(session, c.due_date),
-            ),
-            literal(now),
-        ).where(c.status.in_(sorted(CLOCKED_STATUSES)), queries._light_condition(light))  # fmt: skip
+            key, literal(f"light_{light}"), c.id, literal("staff"), literal(None, Integer), literal(False),
+            _json_object(session, "case_id", c.id), literal(now),
+        ).where(
+            c.status.in_(sorted(CLOCKED_STATUSES)),
+            queries._light_condition(light),
+            ~exists().where(o.key == key),
+        )  # fmt: skip
         out[light] = await _outbox_from_select(session, stmt.params(bounds))
     return out
 
