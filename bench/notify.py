@@ -173,12 +173,15 @@ INSERT INTO cases (serial_no, applicant_id, applicant_name, item_id, item_code, 
     event_count, created_at, updated_at, version)
 SELECT 'BN' || lpad(g::text, 12, '0'), :applicant, '张三', i.id, i.code, i.name, i.department_id,
     i.form_version_id, i.process_version_id, 'accepted', 1, 'review', 'handler', '{}'::jsonb, '{}'::jsonb,
-    '[]'::jsonb, '[]'::jsonb, 0, 0, 20, 20, false, :now, :now, CAST(:today AS date) + ((g % 40) - 10), false, 2, :now, :now, 1
+    '[]'::jsonb, '[]'::jsonb, 0, 0, 20, 20, false, :now, :now,
+    CAST(:today AS date) + ((g % CAST(:spread AS integer)) - 10), false, 2, :now, :now, 1
 FROM generate_series(CAST(:lo AS integer), CAST(:hi AS integer)) g, (SELECT * FROM service_items ORDER BY id LIMIT 1) i
 """
 
 
-async def overdue_bench(url: str, sizes: list[int], repeats: int) -> list[dict[str, Any]]:
+async def overdue_bench(url: str, sizes: list[int], repeats: int, spread: int) -> list[dict[str, Any]]:
+    """Due dates cycle over ``spread`` days starting 10 days ago: 10/spread of the cases are red, ~2–4/spread
+    yellow (40: a stress case, 35 % overdue; 400: 2.5 % red, a busy but plausible commission)."""
     engine = make_engine(url)
     now = utcnow()
     today = local_date(now)
@@ -199,7 +202,8 @@ async def overdue_bench(url: str, sizes: list[int], repeats: int) -> list[dict[s
         log(f"growing the open cases to {size:,}")
         async with engine.begin() as conn:
             await conn.execute(
-                text(CASES_INSERT), {"applicant": applicant, "now": now, "today": today, "lo": have + 1, "hi": size}
+                text(CASES_INSERT),
+                {"applicant": applicant, "now": now, "today": today, "lo": have + 1, "hi": size, "spread": spread},
             )
         async with engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -249,6 +253,10 @@ async def overdue_bench(url: str, sizes: list[int], repeats: int) -> list[dict[s
     return out
 
 
+def _git_head() -> str:
+    return subprocess.run(["git", "rev-parse", "--short=16", "HEAD"], capture_output=True, text=True).stdout.strip()
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     source = os.environ.get("WEIJIAN_TEST_DATABASE_URL") or args.database_url
     if not source:
@@ -258,16 +266,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     await _seed_demo(urls.async_url, data_dir)
     report: dict[str, Any] = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git": subprocess.run(
-            ["git", "rev-parse", "--short=16", "HEAD"], capture_output=True, text=True
-        ).stdout.strip(),
+        "git": _git_head(),
     }
     if args.what in ("all", "dispatch"):
         log(f"dispatch: {args.messages} messages")
         report["dispatch"] = await dispatch_bench(urls.async_url, args.messages, args.concurrency, args.batch)
         log(json.dumps(report["dispatch"], ensure_ascii=False))
     if args.what in ("all", "overdue"):
-        report["overdue"] = await overdue_bench(urls.async_url, args.sizes, args.repeats)
+        report["overdue_spread"] = args.spread
+        report["overdue"] = await overdue_bench(urls.async_url, args.sizes, args.repeats, args.spread)
     return report
 
 
@@ -279,6 +286,7 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=200)
     p.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[10_000, 100_000, 1_000_000])
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--spread", type=int, default=40, help="due dates cycle over this many days (40: 25%% red)")
     p.add_argument("--database-url")
     p.add_argument("--force-drop", action="store_true")
     args = p.parse_args()

@@ -11,6 +11,7 @@ from sqlalchemy import UniqueConstraint as Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
 from case_core.db import Base, JSONType
+from case_core.models import Case
 
 
 class Notification(Base):
@@ -149,6 +150,15 @@ class FollowUp(Base):
     due_date: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime]
 
+
+# The overdue scan finds stopped clocks by the days they had left; few cases are paused, so a partial index.
+_cases = Case.__table__
+Index(
+    "ix_cases_paused_days_left",
+    _cases.c.paused_days_left,
+    postgresql_where=_cases.c.paused_since.is_not(None),
+    sqlite_where=_cases.c.paused_since.is_not(None),
+)
 
 # APScheduler 3's SQLAlchemyJobStore table, as it creates it; declared so the migration creates it.
 apscheduler_jobs = Table(
