@@ -36,7 +36,7 @@ from case_core.timeutil import CST, utcnow
 from notifiers import templates
 from notifiers.catalogue import EVENTS
 from notifiers.channels.base import Channel, Message, Outcome
-from notifiers.models import Delivery, InboxMessage, Notification, Preference
+from notifiers.models import ChannelRule, Delivery, InboxMessage, Notification, Preference
 from notifiers.settings import NotifySettings
 
 log = logging.getLogger("weijian.notify")
@@ -67,6 +67,7 @@ class Dispatcher:
     push: Push | None = None
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):x}")
     clock: Callable[[], datetime] = utcnow
+    _chains: dict[str, tuple[str, ...]] = field(default_factory=dict)  # operators' rules, reloaded per expansion
 
     # ------------------------------------------------------------------------------------------------ policy
     def backoff(self, attempts: int, retry_after: float | None = None) -> float:
@@ -89,6 +90,12 @@ class Dispatcher:
             morning += timedelta(days=1)
         return morning.astimezone(UTC)
 
+    def chain_for(self, event: str) -> tuple[str, ...]:
+        """Fallback order: an operator's rule (table), else the configuration, else the catalogue."""
+        if event in self._chains:  # an empty rule means in-app only
+            return self._chains[event]
+        return self.settings.chains.get(event) or EVENTS[event].chain
+
     # ------------------------------------------------------------------------------------------------ expand
     async def expand(self, limit: int = 200) -> int:
         """Turn pending outbox rows into deliveries. Idempotent: a crash between the inserts and the commit
@@ -108,6 +115,7 @@ class Dispatcher:
             if applicants:  # into the identity map: the per-row lookups below then cost no query
                 (await session.scalars(select(Preference).where(Preference.applicant_id.in_(applicants)))).all()
             cache: dict[tuple[str, str], Any] = {}
+            self._chains = {r.event: tuple(r.chain) for r in (await session.scalars(select(ChannelRule))).all()}
             values = []
             for n in rows:
                 values += await self._deliveries_for(session, n, now, cache)
@@ -118,8 +126,7 @@ class Dispatcher:
 
     async def _recipients(self, session: AsyncSession, n: Notification) -> list[tuple[str, int, tuple[str, ...]]]:
         """(recipient type, id, external channels in fallback order) for a notification."""
-        spec = EVENTS[n.event]
-        chain = self.settings.chains.get(n.event, spec.chain)
+        chain = self.chain_for(n.event)
         if n.audience == "applicant" and n.recipient_id is not None:
             pref = await session.get(Preference, n.recipient_id)
             chosen = tuple(pref.channels) if pref else DEFAULT_APPLICANT_CHANNELS

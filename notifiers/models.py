@@ -123,6 +123,16 @@ class Preference(Base):
     updated_at: Mapped[datetime]
 
 
+class ChannelRule(Base):
+    """An operator's fallback order of channels for one event, replacing the catalogue's."""
+
+    __tablename__ = "notify_channel_rules"
+    event: Mapped[str] = mapped_column(String(40), primary_key=True)
+    chain: Mapped[list[Any]] = mapped_column(JSONType)
+    updated_by: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
 class JobRun(Base):
     """One run of a scheduled job for one slot (e.g. the overdue scan of 2026-11-27 09:00). The unique slot is the
     conditional insert that lets only one of two schedulers run it."""

@@ -31,6 +31,7 @@ DYNAMIC_TABLES = (
     "notify_preferences",
     "notify_followups",
     "notify_templates",
+    "notify_channel_rules",
     "notify_job_runs",
     "apscheduler_jobs",
     "audit_log",

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from case_core.domain.errors import CaseError, Conflict, Forbidden, NotFound
+from case_core.domain.errors import CaseError, Conflict, FieldInvalid, Forbidden, NotFound
 from case_core.domain.states import Role
 from case_core.principals import StaffPrincipal
 from mobile_api.deps import CurrentStaff, NowDep, SessionDep
@@ -18,7 +18,7 @@ from notifiers import dispatcher as dispatch
 from notifiers import service, templates
 from notifiers.catalogue import CHANNELS, EVENTS, VARIABLES
 from notifiers.jobs import JOBS, last_runs, run_job
-from notifiers.models import Delivery, Template
+from notifiers.models import ChannelRule, Delivery, Template
 
 router = APIRouter(prefix="/ops", tags=["notification operators"])
 OPERATOR_ROLES = frozenset({Role.ADMIN.value, "notify_operator"})
@@ -114,8 +114,9 @@ async def retry(delivery_id: int, session: SessionDep, _: Operator, now: NowDep)
 
 # ------------------------------------------------------------------------------------------------ channels
 @router.get("/channels")
-async def channels(svc: Service, _: Operator) -> dict:
+async def channels(session: SessionDep, svc: Service, _: Operator) -> dict:
     configured = svc.dispatcher.channels
+    rules = {r.event: r.chain for r in (await session.scalars(select(ChannelRule))).all()}
     chains = svc.settings.chains
     ns = svc.settings
     return {
@@ -132,7 +133,7 @@ async def channels(svc: Service, _: Operator) -> dict:
                 "event": e.name,
                 "label": e.label,
                 "audience": e.audience,
-                "fallback_order": list(chains.get(e.name, e.chain)),
+                "fallback_order": list(rules[e.name] if e.name in rules else chains.get(e.name) or e.chain),
                 "variables": sorted(VARIABLES[e.name]),
             }
             for e in EVENTS.values()
@@ -140,6 +141,31 @@ async def channels(svc: Service, _: Operator) -> dict:
         "quiet_hours": {"start": ns.quiet_start_hour, "end": ns.quiet_end_hour, "channels": ["sms"]},
         "rate_limit_per_hour": ns.rate_limit_per_hour,
     }
+
+
+class ChainIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fallback_order: list[str] = Field(max_length=len(CHANNELS))
+
+
+@router.put("/channels/{event}")
+async def set_chain(event: str, body: ChainIn, session: SessionDep, staff: Operator, now: NowDep) -> dict:
+    """The order in which an event's external channels are tried (in-app is always sent besides). An empty list:
+    in-app only."""
+    if event not in EVENTS:
+        raise NotFound("通知类型")
+    chain = body.fallback_order
+    bad = [c for c in chain if c not in CHANNELS or c == "inapp"]
+    if bad or len(set(chain)) != len(chain):
+        raise FieldInvalid(
+            {"fallback_order": f"渠道须为微信、公众号、短信、电子邮件之一且不重复：{'、'.join(bad) or '有重复'}"}
+        )
+    rule = await session.get(ChannelRule, event)
+    if rule is None:
+        rule = ChannelRule(event=event, chain=chain, updated_by=staff.id, updated_at=now)
+        session.add(rule)
+    rule.chain, rule.updated_by, rule.updated_at = list(chain), staff.id, now
+    return {"event": event, "fallback_order": chain}
 
 
 # ------------------------------------------------------------------------------------------------ templates

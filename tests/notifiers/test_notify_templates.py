@@ -102,3 +102,22 @@ async def test_channels_overview_and_preferences(api: Api, app: Any, dispatcher:
     await dispatcher.drain()
     # Only the in-app inbox (always on): no SMS for someone who turned it off.
     assert [d.channel for d in await deliveries(app)] == ["inapp"]
+
+
+async def test_operators_set_an_events_fallback_order(api: Api, app: Any, dispatcher: Dispatcher) -> None:
+    admin = await operator(api)
+    r = await api.client.put("/api/v1/ops/channels/submitted", json={"fallback_order": ["sms", "inapp"]}, headers=admin)
+    assert r.status_code == 422
+    r = await api.client.put("/api/v1/ops/channels/submitted", json={"fallback_order": ["email", "sms"]}, headers=admin)
+    assert r.status_code == 200, r.text
+    overview = (await api.client.get("/api/v1/ops/channels", headers=admin)).json()
+    assert next(e for e in overview["events"] if e["event"] == "submitted")["fallback_order"] == ["email", "sms"]
+
+    # No e-mail address and no SMTP server here: e-mail is skipped and SMS, next in the order, goes out.
+    who = await with_phone(api, "ordered", email="ordered@example.com")
+    r = await api.client.put("/api/v1/me/notifications", json={"channels": ["email", "sms"]}, headers=who)
+    assert r.status_code == 200
+    await api.submitted_case(who)
+    await dispatcher.drain()
+    external = [(d.channel, d.status) for d in await deliveries(app) if d.channel != "inapp"]
+    assert external == [("email", "skipped"), ("sms", "sent")]
