@@ -22,6 +22,7 @@ from urllib.parse import quote, urlparse
 
 import httpx
 
+from case_core.domain.masking import mask_phone
 from notifiers.channels.base import Message, Outcome
 
 # Provider error codes that will never succeed on retry (bad number, bad template…); anything else is retried.
@@ -45,7 +46,7 @@ def _http_outcome(exc: httpx.HTTPError) -> Outcome:
 
 class FileSms:
     """Writes each message as one JSON line to ``data_dir/sms-outbox.jsonl``: the embedded default, and what a
-    developer reads to see what would have been sent."""
+    developer reads to see what would have been sent. The number is masked: personal data is not kept in clear."""
 
     name = "sms"
     provider = "file"
@@ -56,7 +57,12 @@ class FileSms:
     async def send(self, message: Message) -> Outcome:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps(
-            {"key": message.key, "to": message.to, "text": message.body, "at": datetime.now(UTC).isoformat()},
+            {
+                "key": message.key,
+                "to": mask_phone(message.to),
+                "text": message.body,
+                "at": datetime.now(UTC).isoformat(),
+            },
             ensure_ascii=False,
         )
         with self.path.open("a", encoding="utf-8") as f:
