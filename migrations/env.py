@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 import bot.models  # noqa: F401
 import case_core.models  # noqa: F401  (registers the tables)
 import knowledge_base.models  # noqa: F401
+import notifiers.models  # noqa: F401  (the notifications' tables, for autogenerate)
 from case_core.db import Base, make_engine
 
 config = context.config

@@ -26,6 +26,8 @@ from mobile_api.routers import admin, auth, bot_channels, cases, items, kb, lice
 from mobile_api.routers import consult as consult_router
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
+from notifiers import service as notify_service
+from notifiers.routers import inbox, ops, receipts
 
 API_PREFIX = "/api/v1"
 
@@ -79,7 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await consult_runtime.warm()
+        await notify.start()
         yield
+        await notify.stop()
         if state.checks is not None:
             await state.checks.drain()
         if state.ocr is not None:
@@ -99,9 +103,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.weijian = state
     app.state.engine = engine
+    notify = notify_service.install(app, state)  # outbox writer, dispatcher loop, jobs (notifiers/)
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, items, cases, licences, staff, admin, ws, ocr, kb, consult_router):
+    for module in (auth, me, items, cases, licences, staff, admin, ws, ocr, kb, consult_router, inbox, ops, receipts):
         api.include_router(module.router)
     app.include_router(api)
     consult_runtime = consult.install(app, state, redis)

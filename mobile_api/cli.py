@@ -11,6 +11,7 @@ from bot import cli as bot_cli
 from case_core.db import make_engine, make_sessionmaker
 from case_core.settings import Settings
 from knowledge_base import cli as kb_cli
+from notifiers import cli as notify_cli
 
 
 def _migrate(settings: Settings) -> None:
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ocr_cli.add_parser(sub)
     kb_cli.add_parser(sub)
     bot_cli.add_parser(sub)
+    notify_cli.add_parser(sub)
     args = parser.parse_args(argv)
     settings = Settings()
 
@@ -84,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             proxy_headers=True,
             log_level="info",
         )
+    elif args.command in ("scheduler", "dispatch"):
+        _migrate(settings)
+        notify_cli.run(args, settings)
     return 0
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 import bot.models  # noqa: F401
 import case_core.models  # noqa: F401  (registers the tables)
 import knowledge_base.models  # noqa: F401
+import notifiers.models  # noqa: F401
 from case_core.db import Base
 from case_core.settings import Settings
 

@@ -116,7 +116,7 @@ async def test_wechat_login_goes_through_the_configured_server(api: Api, fake_we
     token_call, session_call = (params for _, params in fake_wechat.calls)
     assert token_call["appid"] == fake_wechat.appid and token_call["secret"] == fake_wechat.secret
     assert session_call["js_code"] == "alice" and session_call["appid"] == fake_wechat.appid
-    assert session_call["access_token"] == "fake-token"
+    assert session_call["access_token"] == fake_wechat.current_token  # the token the server just issued
 
 
 async def test_the_wechat_access_token_is_fetched_once_and_reused(api: Api, fake_wechat: FakeWeChat) -> None:

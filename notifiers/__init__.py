@@ -1,0 +1,1 @@
+"""Notifications (outbox, dispatcher, channels, templates) and the scheduler."""
