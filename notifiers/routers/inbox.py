@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 
 from case_core.domain.errors import FieldInvalid, NotFound
-from mobile_api.deps import CurrentApplicant, NowDep, SessionDep, _bearer, app_state
+from mobile_api.deps import CurrentApplicant, NowDep, SessionDep, app_state, bearer
 from notifiers.catalogue import APPLICANT_CHOICES, EVENTS
 from notifiers.dispatcher import DEFAULT_APPLICANT_CHANNELS
 from notifiers.models import InboxMessage, Preference
@@ -19,7 +19,7 @@ router = APIRouter(tags=["notifications"])
 
 async def recipient(request: Request) -> tuple[str, int]:
     """(``applicant`` | ``staff``, id) from the bearer token: both kinds of user have an inbox."""
-    tokens, token = app_state(request).tokens, _bearer(request)
+    tokens, token = app_state(request).tokens, bearer(request)
     if tokens.decode(token).get("typ") == "staff":
         return "staff", tokens.staff(token).id
     return "applicant", tokens.applicant(token).id
