@@ -19,7 +19,7 @@ from case_core.uploads import UploadLimits
 from mobile_api import errors
 from mobile_api.deps import AppState
 from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from mobile_api.routers import admin, auth, cases, items, licences, me, staff
+from mobile_api.routers import admin, auth, cases, items, licences, me, pages, staff
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
 
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, me, items, cases, licences, staff, admin):
         api.include_router(module.router)
     app.include_router(api)
+    pages.install(app)  # /m/staff/ and /m/agent/: the pages served with the API
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:
