@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
 from redis import asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from case_core.context import CoreContext
 from case_core.crypto import FieldCipher
 from case_core.db import make_engine, make_sessionmaker, sqlite_write_transactions
 from case_core.pg_reads import PgReads
+from case_core.services import cases as cases_service
 from case_core.settings import Settings
 from case_core.storage import LocalStorage
 from case_core.uploads import UploadLimits
 from mobile_api import errors
 from mobile_api.deps import AppState
 from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from mobile_api.routers import admin, auth, cases, items, licences, me, pages, staff
+from mobile_api.push import SESSION_KEY, PushHub
+from mobile_api.routers import admin, auth, cases, items, licences, me, pages, staff, ws
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
 
 API_PREFIX = "/api/v1"
+
+
+def _department_paths(sessions: async_sessionmaker[AsyncSession]) -> Callable[[int], Awaitable[str]]:
+    """Department id → path, cached: departments change with reorganisations, not per request."""
+    cache: dict[int, str] = {}
+
+    async def path(department_id: int) -> str:
+        if department_id not in cache:
+            async with sessions() as session:
+                cache[department_id] = await cases_service.department_path(session, department_id)
+        return cache[department_id]
+
+    return path
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,6 +48,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if engine.dialect.name == "sqlite":
         sqlite_write_transactions(engine)
     redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    read_sessions = make_sessionmaker(
+        # Reads on PostgreSQL run without BEGIN/COMMIT: two round trips fewer per GET. (The few GETs that write
+        # an audit row then commit it at once, which is what an audit row wants.)
+        engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
+    )
+    push = PushHub(redis, department_path=_department_paths(read_sessions))
     limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
     state = AppState(
         settings=settings,
@@ -42,13 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yellow_days=settings.light_yellow_days,
         ),
         tokens=TokenService(settings.resolved_secret, timedelta(minutes=settings.token_ttl_minutes)),
-        # Reads on PostgreSQL run without BEGIN/COMMIT: two round trips fewer per GET. (The few GETs that write
-        # an audit row then commit it at once, which is what an audit row wants.)
-        read_sessions=make_sessionmaker(
-            engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
-        ),
-        write_sessions=make_sessionmaker(engine.execution_options(sqlite_immediate=True)),
+        read_sessions=read_sessions,
+        # The push hub rides on the write sessions: the case events' listener finds it there (mobile_api.push).
+        write_sessions=make_sessionmaker(engine.execution_options(sqlite_immediate=True), info={SESSION_KEY: push}),
         limiter=limiter,
+        push=push,
         reads=PgReads(settings.resolved_database_url) if engine.dialect.name == "postgresql" else None,
         wechat=MiniProgram(
             settings.wechat_appid, settings.wechat_secret, settings.wechat_api_base_url, settings.redis_url
@@ -58,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await push.close()
         if redis is not None:
             await redis.aclose()
         if state.reads is not None:
@@ -74,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, items, cases, licences, staff, admin):
+    for module in (auth, me, items, cases, licences, staff, admin, ws):
         api.include_router(module.router)
     app.include_router(api)
     pages.install(app)  # /m/staff/ and /m/agent/: the pages served with the API

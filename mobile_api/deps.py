@@ -20,6 +20,7 @@ from case_core.principals import ApplicantPrincipal, RequestInfo, StaffPrincipal
 from case_core.settings import Settings
 from case_core.timeutil import utcnow
 from mobile_api.kv import RateLimiter
+from mobile_api.push import PushHub
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
 
@@ -35,6 +36,7 @@ class AppState:
     write_sessions: async_sessionmaker[AsyncSession]
     limiter: RateLimiter
     wechat: MiniProgram
+    push: PushHub
     reads: PgReads | None = None  # the raw read pool, PostgreSQL only
 
 
