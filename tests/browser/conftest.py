@@ -49,7 +49,9 @@ PHONE = {"width": 390, "height": 844}  # the issue's clerk: a 390×844 phone vie
 def chromium_path() -> str:
     found = os.environ.get("WEIJIAN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
-        raise RuntimeError("Chromium not found: run scripts/services (it installs Debian's chromium) or set WEIJIAN_CHROMIUM")
+        raise RuntimeError(
+            "Chromium not found: run scripts/services (it installs Debian's chromium) or set WEIJIAN_CHROMIUM"
+        )
     return found
 
 
@@ -98,7 +100,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeCha
         "WEIJIAN_WECHAT_API_BASE_URL": fake_wechat.url,
     }
     env.pop("WEIJIAN_REDIS_URL", None)
-    subprocess.run([sys.executable, "-m", "mobile_api.cli", "demo"], env=env, cwd=data_dir, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "mobile_api.cli", "demo"], env=env, cwd=data_dir, check=True, capture_output=True
+    )
     port = _free_port()
     log = (data_dir / "server.log").open("wb")
     proc = subprocess.Popen(
@@ -178,8 +182,10 @@ def console_errors(page: Page) -> list[str]:
     # "Failed to load resource" is Chromium reporting an HTTP error status the page itself handles (a refused login).
     page.on(
         "console",
-        lambda msg: errors.append(msg.text)
-        if msg.type == "error" and not msg.text.startswith("Failed to load resource")
-        else None,
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     return errors

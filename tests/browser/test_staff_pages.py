@@ -83,6 +83,16 @@ def test_a_case_from_supplementation_to_licence_on_phones(
     expect(clerk.locator("#who")).to_have_text("收件受理员")
     expect(clerk.locator(f"li[data-serial='{serial}']")).to_contain_text("医师执业注册")
     no_horizontal_scroll(clerk)
+
+    # A new application arrives while the list is open: it appears without a reload (WebSocket push).
+    expect(clerk.locator("#live")).to_have_attribute("data-connected", "1")
+    clerk.evaluate("window.__sameDocument = true")
+    bob = live_server.applicant_headers("browser-bob")
+    other = submitted_case(live_server, bob)
+    expect(clerk.locator(f"li.fresh[data-serial='{other['serial_no']}']")).to_be_visible()
+    expect(todo_tab.locator(".count")).to_have_text("2")
+    expect(clerk.locator(".toast")).to_contain_text(other["serial_no"])
+    assert clerk.evaluate("window.__sameDocument") is True
     shot(clerk, "staff-tasks-clerk")
 
     # The clerk sees exactly the intake actions: no approval.
@@ -139,8 +149,6 @@ def test_a_case_from_supplementation_to_licence_on_phones(
     expect(clerk.locator("ol.timeline")).to_contain_text("材料齐全，予以受理")
 
     # The reviewer batch-approves this case and a second one, from the phone list.
-    bob = live_server.applicant_headers("browser-bob")
-    other = submitted_case(live_server, bob)
     live_server.call(
         "POST", f"/staff/cases/{other['id']}/actions", live_server.staff_headers("shouli"), json={"action": "accept"}
     )

@@ -88,20 +88,38 @@ const WJ = (() => {
     return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
   }
 
-  /* The live channel (WS /api/v1/ws?token=…): reconnects with back-off; `onMessage(msg)` gets each JSON message,
-   * `onState(connected)` the connection state for the header's indicator. */
+  /* The live channel (WS /api/v1/ws): the token goes in the first message, not the URL (URLs end up in access
+   * logs); the server answers {"type": "ready"} and then pushes case events of the staff member's department.
+   * Reconnects with back-off; `onMessage(msg)` gets each pushed message, `onState(connected)` the state. */
   function live(onMessage, onState) {
-    let ws = null, delay = 1000, stopped = false;
+    let ws = null, delay = 1000, stopped = false, pinger = null;
     function connect() {
       if (stopped || !session.token) return;
       const proto = location.protocol === "https:" ? "wss:" : "ws:";
-      ws = new WebSocket(`${proto}//${location.host}${API}/ws?token=${encodeURIComponent(session.token)}`);
-      ws.onopen = () => { delay = 1000; onState(true); };
-      ws.onmessage = (ev) => { try { onMessage(JSON.parse(ev.data)); } catch (e) { /* not JSON: ignore */ } };
-      ws.onclose = () => { onState(false); if (!stopped) setTimeout(connect, delay); delay = Math.min(delay * 2, 30000); };
+      ws = new WebSocket(`${proto}//${location.host}${API}/ws`);
+      ws.onopen = () => ws.send(JSON.stringify({ token: session.token }));
+      ws.onmessage = (ev) => {
+        let msg;
+        try { msg = JSON.parse(ev.data); } catch (e) { return; }
+        if (msg.type === "ready") {
+          delay = 1000;
+          onState(true);
+          clearInterval(pinger);
+          pinger = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), 25000);
+        } else if (msg.type !== "pong") {
+          onMessage(msg);
+        }
+      };
+      ws.onclose = (ev) => {
+        clearInterval(pinger);
+        onState(false);
+        if (ev.code === 4401) { stopped = true; return; }  // the token is no longer valid: the next API call says so
+        if (!stopped) setTimeout(connect, delay);
+        delay = Math.min(delay * 2, 30000);
+      };
     }
     connect();
-    return { stop() { stopped = true; if (ws) ws.close(); } };
+    return { stop() { stopped = true; clearInterval(pinger); if (ws) ws.close(); } };
   }
 
   return {

@@ -26,10 +26,13 @@
     deliver: { label: "出件登记", primary: true },
   };
 
+  const EVENT_LABELS = { create: "创建申请", resubmit: "重新提交" };
+
   const state = { view: "todo", light: "", q: "", item: "", offset: 0, items: [], selected: new Set(), fresh: new Set() };
   const itemCache = new Map();
   let catalogue = null;
   let liveConn = null;
+  const shown = { case: null, busy: false };  // the case on screen; busy while one of our actions is in flight
 
   WJ.onUnauthenticated = () => { toast("登录已失效，请重新登录"); route(); };
 
@@ -64,18 +67,28 @@
     const caseId = msg.case_id || (msg.case && msg.case.id) || (msg.data && msg.data.case_id);
     const route_ = parseHash();
     if (route_.page === "case" && caseId && Number(caseId) === route_.id) {
-      await showCase(route_.id, "该办件刚刚有更新");
+      // Our own action is pushed back to us too: the action's response shows it, so only a change made by
+      // someone else (a newer version than the one on screen) is announced.
+      if (shown.busy) return;
+      const c = await api("GET", `/staff/cases/${route_.id}`).catch(() => null);
+      if (c && shown.case && c.id === shown.case.id && c.version > shown.case.version && !shown.busy) {
+        renderCase(c, await itemDetail(c.item.code), "该办件刚刚有更新");
+      }
       return;
     }
     if (route_.page === "tasks") {
       const before = new Set(state.items.map((t) => t.id));
-      await loadTasks(true);
+      const snapshot = JSON.stringify([state.items, state.summary]);
+      if (!(await loadTasks(true))) return;
       const added = state.items.filter((t) => !before.has(t.id));
       for (const t of added) state.fresh.add(t.id);
-      if (added.length) {
+      if (JSON.stringify([state.items, state.summary]) !== snapshot) {
+        const typing = document.getElementById("q");
+        const typed = typing ? typing.value : null;  // keep what the user is typing across the re-render
         renderList();
-        toast(`有新的待办：${added.map((t) => t.serial_no).join("、")}`);
+        if (typed !== null) document.getElementById("q").value = typed;
       }
+      if (added.length && state.view === "todo") toast(`有新的待办：${added.map((t) => t.serial_no).join("、")}`);
     }
   }
 
@@ -96,6 +109,10 @@
     return showTasks();
   }
   window.addEventListener("hashchange", route);
+
+  function mount(...nodes) {  // replaceChildren() would print a skipped (null) part as the text "null"
+    app.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
+  }
 
   // ------------------------------------------------------------------ login
   function showLogin() {
@@ -126,7 +143,7 @@
         err.hidden = false;
       }
     });
-    app.replaceChildren(form);
+    mount(form);
     form.username.focus();
   }
 
@@ -136,27 +153,32 @@
     return catalogue;
   }
 
+  // Loads overlap (a push arrives while a batch reloads): only the latest load may change the list.
+  let loadSeq = 0;
   async function loadTasks(reset) {
-    if (reset) { state.offset = 0; state.items = []; }
+    const seq = ++loadSeq;
+    if (reset) state.offset = 0;
     const params = new URLSearchParams({ view: state.view, limit: PAGE, offset: state.offset });
     if (state.light && state.view === "todo") params.set("light", state.light);
     if (state.q) params.set("q", state.q);
     if (state.item) params.set("item_code", state.item);
     const [page, summary] = await Promise.all([api("GET", `/staff/tasks?${params}`), api("GET", "/staff/tasks/summary")]);
-    state.items = state.items.concat(page.items);
+    if (seq !== loadSeq) return false;
+    state.items = reset ? page.items : state.items.concat(page.items);
     state.more = page.items.length === PAGE;
     state.summary = summary;
     const ids = new Set(state.items.map((t) => t.id));
     for (const id of [...state.selected]) if (!ids.has(id)) state.selected.delete(id);
+    return true;
   }
 
   async function showTasks() {
     state.selected.clear();
-    app.replaceChildren(h("p", { class: "muted" }, "正在加载…"));
+    mount(h("p", { class: "muted" }, "正在加载…"));
     try {
       await Promise.all([loadTasks(true), loadCatalogue()]);
     } catch (e) {
-      app.replaceChildren(h("div", { class: "error", role: "alert" }, e.message));
+      mount(h("div", { class: "error", role: "alert" }, e.message));
       return;
     }
     renderList();
@@ -255,7 +277,7 @@
       ? h("button", { type: "button", onclick: async () => { state.offset += PAGE; await loadTasks(false); renderList(); } }, "加载更多")
       : null;
     const batchBar = h("div", { class: "batchbar", id: "batchbar", hidden: true });
-    app.replaceChildren(tabs, filters, list, empty, more, batchBar);
+    mount(tabs, filters, list, empty, more, batchBar);
     updateBatch();
   }
 
@@ -304,7 +326,7 @@
       c = await api("GET", `/staff/cases/${id}`);
       item = await itemDetail(c.item.code);
     } catch (e) {
-      app.replaceChildren(backLink(), h("div", { class: "error", role: "alert" }, e.message));
+      mount(backLink(), h("div", { class: "error", role: "alert" }, e.message));
       return;
     }
     renderCase(c, item, banner);
@@ -315,6 +337,7 @@
   }
 
   function renderCase(c, item, banner) {
+    shown.case = c;
     const fields = (item.form && item.form.fields) || [];
     const labelOf = Object.fromEntries(fields.map((f) => [f.key, f.label || f.key]));
     const d = c.deadline;
@@ -378,7 +401,7 @@
           h(
             "li",
             {},
-            h("strong", {}, e.action_label),
+            h("strong", {}, EVENT_LABELS[e.action] || e.action_label),
             " ",
             h("span", { class: "muted" }, `${fmtTime(e.at)} · ${e.actor_name || (e.actor_type === "applicant" ? "申请人" : "系统")}`),
             e.opinion ? h("div", {}, e.opinion) : null,
@@ -386,7 +409,7 @@
         ),
       ),
     );
-    app.replaceChildren(
+    mount(
       backLink(),
       banner ? h("div", { class: "notice-ok", role: "status" }, banner) : null,
       summary,
@@ -561,6 +584,7 @@
         return;
       }
       submit.disabled = true;
+      shown.busy = true;
       try {
         const updated = await api("POST", `/staff/cases/${c.id}/actions`, body);
         renderCase(updated, item, `已${spec.label}：${updated.status_label}`);
@@ -569,6 +593,8 @@
         err.textContent = e.message;
         err.hidden = false;
         submit.disabled = false;
+      } finally {
+        shown.busy = false;
       }
     });
     panel.replaceChildren(form);
