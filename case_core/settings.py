@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     upload_max_pixels: int = 60_000_000
     upload_max_pdf_pages: int = 200
 
+    # Consultation (issue 4): the bot answers above kb_answer_threshold, offers the top three as buttons between
+    # the two, and logs the question as unanswered (offering a person) below kb_suggest_threshold.
+    kb_answer_threshold: float = 0.62
+    kb_suggest_threshold: float = 0.38
+    bot_handoff_after_failures: int = 2
+    # The WeChat service account (公众号) the bot answers on; empty: the webhook answers 503.
+    wechat_mp_appid: str = ""
+    wechat_mp_secret: str = ""
+    wechat_mp_token: str = ""
+    wechat_mp_aes_key: str = ""  # set: safe mode (消息加解密), unset: plain mode
+
     light_yellow_days: int = 2  # yellow when fewer working days than this are left
     demo_password: str | None = None
     seed_dir: Path = REPO_DATA

@@ -8,6 +8,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import case_core.models  # noqa: F401  (registers the tables)
+import bot.models  # noqa: F401
+import knowledge_base.models  # noqa: F401
 from case_core.db import Base, make_engine
 
 config = context.config

@@ -18,11 +18,12 @@ from case_core.services import cases as cases_service
 from case_core.settings import Settings
 from case_core.storage import LocalStorage
 from case_core.uploads import UploadLimits
-from mobile_api import errors
+from mobile_api import consult, errors
 from mobile_api.deps import AppState
 from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mobile_api.push import SESSION_KEY, PushHub
-from mobile_api.routers import admin, auth, cases, items, licences, me, pages, staff, ws
+from mobile_api.routers import admin, auth, bot_channels, cases, items, kb, licences, me, pages, staff, ws
+from mobile_api.routers import consult as consult_router
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
 
@@ -95,9 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, items, cases, licences, staff, admin, ws):
+    for module in (auth, me, items, cases, licences, staff, admin, ws, kb, consult_router):
         api.include_router(module.router)
     app.include_router(api)
+    consult.install(app, state, redis)
+    app.include_router(bot_channels.router)  # Rasa's paths (/webhooks/rest/webhook, /model/parse) and WeChat's
     pages.install(app)  # /m/staff/ and /m/agent/: the pages served with the API
 
     @app.get("/healthz", tags=["ops"])

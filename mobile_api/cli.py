@@ -1,4 +1,4 @@
-"""The `weijian` command: migrate, demo, serve."""
+"""The `weijian` command: migrate, demo, serve, kb (import/export/search), bot (evaluate)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import asyncio
 import json
 import sys
 
+from bot import cli as bot_cli
 from case_core.db import make_engine, make_sessionmaker
 from case_core.settings import Settings
+from knowledge_base import cli as kb_cli
 
 
 def _migrate(settings: Settings) -> None:
@@ -38,8 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    kb_cli.add_parser(sub)
+    bot_cli.add_parser(sub)
     args = parser.parse_args(argv)
     settings = Settings()
+
+    if args.command == "kb":
+        return kb_cli.run(args, settings)
+    if args.command == "bot":
+        return bot_cli.run(args, settings)
 
     if args.command == "migrate":
         _migrate(settings)

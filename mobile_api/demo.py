@@ -14,6 +14,7 @@ from case_core.models import Staff
 from case_core.services.accounts import hash_password
 from case_core.settings import Settings
 from case_core.timeutil import utcnow
+from knowledge_base import seed as kb_seed
 
 DEMO_DEPARTMENT = "广东省卫生健康委员会"
 DEMO_STAFF: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -22,6 +23,8 @@ DEMO_STAFF: dict[str, tuple[str, tuple[str, ...]]] = {
     "qianpi": ("签批领导", (Role.LEADER,)),
     "zhizheng": ("制证员", (Role.LICENCE_MAKER,)),
     "admin": ("系统管理员", (Role.ADMIN, Role.PII_READER)),
+    "zixun": ("咨询坐席", (Role.CONSULT_AGENT,)),
+    "zixunzz": ("咨询组长", (Role.CONSULT_AGENT, Role.KB_REVIEWER)),
 }
 
 
@@ -52,6 +55,7 @@ async def load_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
     now = utcnow()
     report: dict[str, Any] = await catalogue.load_seed(session, settings.seed_dir, now)
     report["calendar_years_added"] = await calendar.seed_from_chinesecalendar(session, now)
+    report["knowledge_base"] = await kb_seed.load_seed(session, settings.seed_dir, now)
     password = settings.demo_password or secrets.token_urlsafe(9)
     created = []
     for username, (name, roles) in DEMO_STAFF.items():

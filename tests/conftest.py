@@ -23,8 +23,14 @@ if os.environ.get("CI") and not (PG_URL and REDIS_URL):
     raise RuntimeError("CI must run the suite on PostgreSQL and Redis: run scripts/services first")
 
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
-# Rows the tests create; the catalogue, calendar and departments stay loaded for the whole session.
+# Rows the tests create; the catalogue, calendar, departments and the KB seed stay loaded for the whole session
+# (KB tests work on entries and synonyms of their own and clean those up).
 DYNAMIC_TABLES = (
+    "bot_messages",
+    "bot_conversations",
+    "bot_wechat_inbound",
+    "kb_feedback",
+    "kb_unanswered",
     "audit_log",
     "evaluations",
     "licences",

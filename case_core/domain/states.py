@@ -54,6 +54,9 @@ class Role(StrEnum):
     ADMIN = "admin"
     # May see personal data unmasked (each such read is audited).
     PII_READER = "pii_reader"
+    # Consultation (6.7.6): agents curate the knowledge base and take over conversations; reviewers publish.
+    CONSULT_AGENT = "consult_agent"
+    KB_REVIEWER = "kb_reviewer"
 
 
 APPLICANT = "applicant"

@@ -1,0 +1,171 @@
+"""The consultation runtime the routers share: the knowledge base, the bot engine, per-conversation locks, and
+delivery of messages the applicant did not ask for in the same request (an agent's reply, the rating prompt)
+on whatever channel the conversation is on.
+
+Delivery: WebSocket — to the sockets of the conversation open in this process; WeChat — a customer-service
+message (客服消息) through wechatpy; REST — kept undelivered and handed out with the next webhook response or by
+``GET /webhooks/rest/messages``. What could not be delivered stays marked undelivered, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from functools import lru_cache
+from typing import Any
+
+import requests
+from fastapi import FastAPI, WebSocket
+from wechatpy.exceptions import WeChatClientException
+
+from bot import conversations as convs
+from bot.engine import Engine, Thresholds
+from bot.locks import ConversationLocks
+from bot.models import Conversation, ConversationMessage
+from bot.nlu import Nlu
+from case_core.settings import Settings
+from knowledge_base.runtime import KnowledgeBase
+from mobile_api.deps import AppState
+from mobile_api.wechat import ConfigurableWeChatClient
+
+log = logging.getLogger("weijian.consult")
+
+
+@lru_cache(maxsize=4)
+def _trained_nlu(items: tuple[tuple[str, str], ...]) -> Nlu:
+    """Training takes a second or two: once per process per catalogue."""
+    return Nlu(item_names=dict(items))
+
+
+def nlu_for(items: dict[str, str]) -> Nlu:
+    return _trained_nlu(tuple(sorted(items.items())))
+
+
+def as_text(message: dict[str, Any]) -> str:
+    """A bot message for a channel without buttons (WeChat): the buttons become numbered lines to reply with."""
+    text = message.get("text") or ""
+    buttons = message.get("buttons") or []
+    if buttons:
+        text += "\n" + "\n".join(f"回复{i}：{b['title']}" for i, b in enumerate(buttons, 1))
+    return text
+
+
+class ServiceAccount:
+    """The WeChat service account (公众号): wechatpy's client for customer-service messages and user info."""
+
+    def __init__(self, settings: Settings, redis_url: str | None) -> None:
+        self.appid, self.token, self.aes_key = settings.wechat_mp_appid, settings.wechat_mp_token, \
+            settings.wechat_mp_aes_key
+        self.configured = bool(settings.wechat_mp_appid and settings.wechat_mp_token)
+        storage: Any = None
+        if redis_url:
+            import redis
+            from wechatpy.session.redisstorage import RedisStorage
+
+            storage = RedisStorage(redis.Redis.from_url(redis_url), prefix="weijian:wechat-mp")
+        base = settings.wechat_api_base_url
+        base = base if base.endswith("/") else base + "/"
+        self.client = ConfigurableWeChatClient(settings.wechat_mp_appid, settings.wechat_mp_secret, session=storage,
+                                               timeout=5)
+        self.client.API_BASE_URL = base
+
+    def send_text(self, openid: str, text: str) -> bool:
+        """Blocking: call from a thread. False when WeChat refused or could not be reached (kept for retry)."""
+        try:
+            self.client.message.send_text(openid, text)
+            return True
+        except (WeChatClientException, requests.RequestException):
+            log.warning("customer-service message to a WeChat user failed", exc_info=True)
+            return False
+
+    def unionid(self, openid: str) -> str | None:
+        try:
+            info = self.client.user.get(openid)
+        except (WeChatClientException, requests.RequestException):
+            return None
+        return info.get("unionid") if isinstance(info, dict) else None
+
+
+class Consult:
+    def __init__(self, state: AppState, redis: Any | None) -> None:
+        s = state.settings
+        self.state = state
+        self.kb = KnowledgeBase()
+        self.engine = Engine(
+            self.kb,
+            nlu_for,
+            Thresholds(s.kb_answer_threshold, s.kb_suggest_threshold, s.bot_handoff_after_failures),
+            encrypt=state.ctx.cipher.encrypt,
+        )
+        self.locks = ConversationLocks(redis)
+        self.mp = ServiceAccount(s, s.redis_url)
+        self.sockets: dict[int, set[WebSocket]] = defaultdict(set)
+        self.passive_reply_seconds = 4.0  # WeChat waits 5 s for the passive reply
+        self.background: set[asyncio.Task[Any]] = set()
+
+    async def fresh(self) -> None:
+        await self.kb.refresh(self.state.read_sessions)
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
+
+    async def deliver(self, conv_id: int) -> int:
+        """Push the conversation's undelivered messages on its channel; returns how many went out."""
+        async with self.state.write_sessions() as session, session.begin():
+            conv = await session.get(Conversation, conv_id)
+            if conv is None:
+                return 0
+            pending = await convs.undelivered(session, conv_id)
+            sent = await self._push(conv, pending)
+            await convs.mark_delivered(session, sent)
+        return len(sent)
+
+    async def _push(self, conv: Conversation, pending: list[ConversationMessage]) -> list[int]:
+        sent: list[int] = []
+        if not pending:
+            return sent
+        if conv.channel == "websocket":
+            sockets = list(self.sockets.get(conv.id, ()))
+            if sockets:
+                body = [outgoing(m, conv.sender) for m in pending]
+                for ws in sockets:
+                    try:
+                        await ws.send_json(body)
+                    except Exception:  # a socket that went away; the others still get it
+                        self.sockets[conv.id].discard(ws)
+                sent = [m.id for m in pending]
+        elif conv.channel == "wechat" and self.mp.configured:
+            for m in pending:
+                text = as_text(m.data or {"text": m.text}) if m.author == "bot" else (m.text or "")
+                if await asyncio.to_thread(self.mp.send_text, conv.sender, text):
+                    sent.append(m.id)
+                else:
+                    break
+        return sent
+
+
+def outgoing(m: ConversationMessage, recipient: str) -> dict[str, Any]:
+    """A stored message in Rasa's output shape."""
+    if m.author == "bot" and m.data:
+        body = {k: v for k, v in m.data.items() if k in ("text", "buttons", "custom", "image")}
+    else:
+        body = {"text": m.text}
+    if m.author == "agent":
+        body["custom"] = {"type": "agent_message", "agent_id": m.author_id, "message_id": m.id}
+    return {"recipient_id": recipient, **body}
+
+
+def install(app: FastAPI, state: AppState, redis: Any | None) -> Consult:
+    consult = Consult(state, redis)
+    app.state.consult = consult
+    app.state.kb = consult.kb
+    return consult
+
+
+def consult_of(app: Any) -> Consult:
+    return app.state.consult
+
