@@ -246,7 +246,7 @@
     const status = h("select", { id: "kb-status" }, h("option", { value: "" }, "全部状态"),
       Object.entries(ENTRY_LABELS).map(([k, v]) => h("option", { value: k, selected: kbFilter.status === k }, v)));
     const list = h("ul", { class: "tasks", id: "entries" });
-    const form = h("form", { class: "card", role: "search", "aria-label": "搜索知识条目" },
+    const form = h("form", { class: "card", role: "search", "aria-label": "知识库检索" },
       h("label", { for: "kb-q" }, "搜索知识条目"),
       h("div", { class: "row" }, h("div", { class: "grow" }, q), h("button", { type: "submit" }, "搜索")),
       h("label", { for: "kb-status" }, "状态"), status,

@@ -64,6 +64,7 @@ const WJ = (() => {
   }
 
   function toast(text, ms = 3500) {
+    for (const old of document.querySelectorAll(".toast")) old.remove();  // one at a time: the latest counts
     const el = h("div", { class: "toast", role: "status", "aria-live": "polite" }, text);
     document.body.append(el);
     setTimeout(() => el.remove(), ms);
