@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -236,6 +237,28 @@ class Material(Base):
     state: Mapped[str] = mapped_column(String(16), default="active")  # active / replaced / deleted
     valid_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime]
+    # What the material check (ocr package) found, masked, for the case's material list: status, type,
+    # findings, and the values read beside the ones typed. The full result is in material_checks, encrypted.
+    check_doc: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+
+
+class MaterialCheck(Base):
+    """The machine reading of one uploaded material (材料自动感知/自动纠错). The values and text read carry
+    personal data (names, ID numbers, addresses) and are stored SM4-encrypted."""
+
+    __tablename__ = "material_checks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    material_id: Mapped[int] = mapped_column(ForeignKey("materials.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending / done / failed
+    material_type: Mapped[str | None] = mapped_column(String(64))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    findings: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+    fields_enc: Mapped[str | None] = mapped_column(Text)
+    text_enc: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(64))
+    timings: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
 
 
 class Licence(Base):

@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     wechat_mp_token: str = ""
     wechat_mp_aes_key: str = ""  # set: safe mode (消息加解密), unset: plain mode
 
+    # Material OCR (ocr package): engine, worker processes (one engine each), onnxruntime threads per worker,
+    # the longest one image may take, and how long an upload waits for its checks before answering without.
+    ocr_check_uploads: bool = True  # run the material check on every upload
+    ocr_engine: str = "rapidocr"  # or "paddle" (needs paddleocr + ocr_paddle_model_dir)
+    ocr_paddle_model_dir: Path | None = None
+    ocr_workers: int = 1
+    ocr_threads: int = 2
+    ocr_timeout_seconds: float = 60.0
+    ocr_upload_wait_seconds: float = 4.0
+
     light_yellow_days: int = 2  # yellow when fewer working days than this are left
     demo_password: str | None = None
     seed_dir: Path = REPO_DATA

@@ -22,7 +22,7 @@ from mobile_api import consult, errors
 from mobile_api.deps import AppState
 from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mobile_api.push import SESSION_KEY, PushHub
-from mobile_api.routers import admin, auth, bot_channels, cases, items, kb, licences, me, pages, staff, ws
+from mobile_api.routers import admin, auth, bot_channels, cases, items, kb, licences, me, ocr, pages, staff, ws
 from mobile_api.routers import consult as consult_router
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
@@ -79,6 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        if state.checks is not None:
+            await state.checks.drain()
+        if state.ocr is not None:
+            state.ocr.close()
         await push.close()
         if redis is not None:
             await redis.aclose()
@@ -96,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (auth, me, items, cases, licences, staff, admin, ws, kb, consult_router):
+    for module in (auth, me, items, cases, licences, staff, admin, ws, ocr, kb, consult_router):
         api.include_router(module.router)
     app.include_router(api)
     consult.install(app, state, redis)

@@ -1,4 +1,4 @@
-"""The `weijian` command: migrate, demo, serve, kb (import/export/search), bot (evaluate)."""
+"""The `weijian` command: migrate, demo, serve, kb (import/export/search), bot (evaluate), ocr."""
 
 from __future__ import annotations
 
@@ -40,8 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    from ocr import cli as ocr_cli
+
     kb_cli.add_parser(sub)
     bot_cli.add_parser(sub)
+    ocr_cli.add_parser(sub)
     args = parser.parse_args(argv)
     settings = Settings()
 
@@ -49,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return kb_cli.run(args, settings)
     if args.command == "bot":
         return bot_cli.run(args, settings)
+    if args.command == "ocr":
+        return ocr_cli.run(args, settings)
 
     if args.command == "migrate":
         _migrate(settings)

@@ -23,6 +23,8 @@ from mobile_api.kv import RateLimiter
 from mobile_api.push import PushHub
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
+from ocr.pool import EngineConfig, OcrPool
+from ocr.service import CheckContext
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -38,6 +40,29 @@ class AppState:
     wechat: MiniProgram
     push: PushHub
     reads: PgReads | None = None  # the raw read pool, PostgreSQL only
+    ocr: OcrPool | None = None  # started on first use: a process that never reads a material spawns no worker
+    checks: CheckContext | None = None
+
+    def ocr_pool(self) -> OcrPool:
+        if self.ocr is None:
+            s = self.settings
+            self.ocr = OcrPool(
+                EngineConfig(s.ocr_engine, s.ocr_threads, s.ocr_paddle_model_dir),
+                workers=s.ocr_workers,
+                timeout=s.ocr_timeout_seconds,
+            )
+        return self.ocr
+
+    def material_checks(self) -> CheckContext:
+        if self.checks is None:
+            self.checks = CheckContext(
+                sessions=self.write_sessions,
+                ctx=self.ctx,
+                pool=self.ocr_pool(),
+                publish=self.push.publish,
+                wait_seconds=self.settings.ocr_upload_wait_seconds,
+            )
+        return self.checks
 
 
 def app_state(request: Request) -> AppState:  # plain helper, not a dependency by itself

@@ -36,6 +36,7 @@ DYNAMIC_TABLES = (
     "licences",
     "notices",
     "clock_pauses",
+    "material_checks",
     "materials",
     "case_events",
     "cases",
@@ -91,6 +92,7 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory, fake_wechat
         wechat_secret=fake_wechat.secret,
         wechat_api_base_url=fake_wechat.url,
         demo_password=DEMO_PASSWORD,
+        ocr_check_uploads=False,  # tests/ocr turn it on with a shared, warm OCR pool
         seed_dir=Path(__file__).resolve().parent.parent / "data",
         _env_file=None,
     )

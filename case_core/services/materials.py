@@ -40,6 +40,7 @@ def material_out(m: Material, names: dict[str, str] | None = None) -> dict[str, 
         "source": m.source,
         "valid_until": m.valid_until.isoformat() if m.valid_until else None,
         "created_at": m.created_at.isoformat(),
+        "check": m.check_doc,  # the machine reading (ocr package), masked; None when never checked
     }
 
 

@@ -14,7 +14,7 @@ from case_core import calendar, catalogue, queries
 from case_core.context import CoreContext
 from case_core.domain.clock import WorkCalendar
 from case_core.domain.errors import NotFound
-from case_core.models import Material
+from case_core.models import Case, Material
 from case_core.services import cases as case_service
 from case_core.services import materials as material_service
 from case_core.timeutil import local_date
@@ -30,6 +30,7 @@ from mobile_api.deps import (
     work_calendar,
 )
 from mobile_api.responses import file_response, json_response
+from ocr import service as ocr_service
 
 router = APIRouter(tags=["cases"])
 
@@ -197,6 +198,7 @@ async def upload_material(
     request: Request,
     session: SessionDep,
     ctx: CtxDep,
+    state: StateDep,
     applicant: CurrentApplicant,
     now: NowDep,
     material_type: Annotated[str, Form()],
@@ -217,7 +219,22 @@ async def upload_material(
         now=now,
         replaces=replaces,
     )
-    return material_service.material_out(material, await catalogue.material_type_names(session))
+    out = material_service.material_out(material, await catalogue.material_type_names(session))
+    if not state.settings.ocr_check_uploads:
+        return out
+    case = await session.get(Case, case_id)
+    typed = await ocr_service.typed_values(session, ctx, case) if case is not None else {}
+    # Commit first: the file is kept whatever the check finds; the check then runs with no transaction open.
+    await session.commit()
+    out["check"] = await ocr_service.check_material(
+        state.material_checks(),
+        material_id=out["id"],
+        data=data,
+        expect=material_type,
+        form=typed,
+        today=local_date(now),
+    )
+    return out
 
 
 @router.delete("/cases/{case_id}/materials/{material_id}", status_code=204)
