@@ -10,6 +10,8 @@
   const STATE_LABELS = { bot: "机器人接待", waiting_human: "等待人工", human: "人工服务中", closed: "已结束" };
   const ENTRY_LABELS = { draft: "草稿", in_review: "待审核", published: "已发布", archived: "已归档" };
   const DECISIONS = { answer: "直接回答", suggest: "给出候选问题", fallback: "记为未解答并转人工" };
+  const REASONS = { requested: "申请人要求人工", complaint: "投诉", bot_failed: "机器人多次未能回答" };
+  const reasonText = (r) => REASONS[r] || r;
   const AUTHORS = { user: "申请人", bot: "机器人", agent: "坐席" };
   const POLL_MS = 4000;
 
@@ -143,7 +145,7 @@
               { class: "task", href: `#/chats/${c.id}` },
               h("div", { class: "row" }, h("span", { class: "title" }, `会话 #${c.id}`), h("span", { class: `light ${c.state === "waiting_human" ? "light-yellow" : "light-none"}` }, STATE_LABELS[c.state] || c.state)),
               h("div", { class: "meta" }, `${c.channel} · ${c.messages}条消息 · ${fmtTime(c.handoff_at || c.updated_at)}`),
-              c.handoff_reason ? h("div", { class: "meta" }, `转人工原因：${c.handoff_reason}`) : null,
+              c.handoff_reason ? h("div", { class: "meta" }, `转人工原因：${reasonText(c.handoff_reason)}`) : null,
             ),
           ))
         : [h("li", { class: "muted" }, "暂无等待人工的会话")]),
@@ -178,7 +180,7 @@
     const transcript = h("div", { class: "transcript", id: "transcript", role: "log", "aria-label": "对话记录" }, lines.map(line));
     const parts = [
       h("h2", {}, `会话 #${c.id}`),
-      h("p", { id: "conv-state" }, h("strong", {}, STATE_LABELS[c.state] || c.state), c.handoff_reason ? ` · ${c.handoff_reason}` : ""),
+      h("p", { id: "conv-state" }, h("strong", {}, STATE_LABELS[c.state] || c.state), c.handoff_reason ? ` · ${reasonText(c.handoff_reason)}` : ""),
       transcript,
       err,
     ];

@@ -381,7 +381,7 @@
       c.masked ? h("p", { class: "muted" }, "个人信息已脱敏显示") : null,
       h("dl", { class: "kv" }, Object.entries(c.form || {}).map(([k, v]) => [h("dt", {}, labelOf[k] || k), h("dd", {}, fmtValue(v))])),
     );
-    const materials = materialsCard(c, item, labelOf);
+    const materials = materialsCard(c, item);
     const notices = c.notices && c.notices.length
       ? h(
         "section",
@@ -428,65 +428,71 @@
     return String(v);
   }
 
-  // OCR results, when the OCR capability stored them with the material: what the machine read beside what the
-  // applicant typed, and the findings (each with its Chinese message).
-  function ocrOf(m) {
-    return m.ocr || m.inspection || m.perception || null;
+  // The machine reading of a material (the OCR capability stores it as `check` on the material, masked): what
+  // was read beside what the applicant typed, and the findings with their Chinese messages.
+  const READ_LABELS = {
+    name: "姓名", sex: "性别", ethnicity: "民族", id_number: "身份证号", birth_date: "出生日期", address: "住址",
+    issuer: "签发机关", valid_from: "有效期起", valid_to: "有效期至", uscc: "统一社会信用代码", entity_name: "名称",
+    legal_representative: "法定代表人", cert_code: "证书编码", cert_no: "证书编号", check_date: "体检日期",
+    practice_scope: "执业范围", practice_category: "执业类别", practice_place: "执业地点", school: "学校",
+    major: "专业", graduation_date: "毕业日期", institution: "机构", conclusion: "结论",
+  };
+  const CHECK_STATUS = { pending: "正在识别…", failed: "识别失败，请人工核对", gone: "材料已替换" };
+
+  function checkView(check, names) {
+    if (!check) return null;
+    const parts = [];
+    if (check.status && check.status !== "done") {
+      parts.push(h("p", { class: "muted" }, `机器识别：${CHECK_STATUS[check.status] || check.status}`));
+    }
+    if (check.status === "done") {
+      const kind = check.material_type ? names[check.material_type] || check.material_type : "未能判断";
+      const conf = typeof check.confidence === "number" ? `（置信度 ${Math.round(check.confidence * 100)}%）` : "";
+      parts.push(h("p", { class: check.ok ? "muted" : null }, `机器识别为：${kind}${conf}${check.ok ? "，未发现问题" : ""}`));
+    }
+    const rows = check.fields || [];
+    if (rows.length) {
+      parts.push(h(
+        "table",
+        { class: "compare" },
+        h("caption", { class: "visually-hidden" }, "识别结果与申请人填写对照"),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "项目"), h("th", { scope: "col" }, "识别结果"), h("th", { scope: "col" }, "申请人填写"))),
+        h("tbody", {}, rows.map((f) => h(
+          "tr",
+          { dataset: { field: f.field, match: f.match === null || f.match === undefined ? "" : String(f.match) } },
+          h("th", { scope: "row" }, READ_LABELS[f.field] || f.field),
+          h("td", { class: f.match === false ? "mismatch" : null }, fmtValue(f.read), f.match === false ? h("span", { class: "visually-hidden" }, "（不一致）") : null),
+          h("td", {}, f.typed === null || f.typed === undefined ? "—" : fmtValue(f.typed)),
+        ))),
+      ));
+    }
+    const findings = check.findings || [];
+    if (findings.length) {
+      parts.push(h("ul", { class: "findings", "aria-label": "材料检查发现" }, findings.map((f) => h(
+        "li",
+        { class: `sev-${f.severity}`, dataset: { code: f.code } },
+        `${f.severity === "error" ? "问题" : "提示"}：${f.message}`,
+        f.suggestion ? `（建议：${f.suggestion}）` : "",
+      ))));
+    }
+    return parts;
   }
 
-  function materialsCard(c, item, labelOf) {
+  function materialsCard(c, item) {
     const names = Object.fromEntries((item.materials || []).map((m) => [m.material_id, m.name]));
     return h(
       "section",
       { class: "card", "aria-labelledby": "materials-h" },
       h("h2", { id: "materials-h" }, `材料（${c.materials.length}）`),
       c.materials.length ? null : h("p", { class: "muted" }, "未上传材料"),
-      c.materials.map((m) => {
-        const ocr = ocrOf(m);
-        const findings = (ocr && ocr.findings) || m.findings || [];
-        const read = (ocr && ocr.fields) || {};
-        const keys = Object.keys(read);
-        return h(
-          "div",
-          { class: "material", dataset: { materialType: m.material_type } },
-          h("strong", {}, m.name || names[m.material_type] || m.material_type),
-          h("div", { class: "muted" }, `${m.filename || ""} · 第${m.version}版 · ${fmtTime(m.created_at)}`),
-          h("button", { type: "button", onclick: () => openFile(c.id, m) }, "查看原件"),
-          ocr && ocr.status && ocr.status !== "done" ? h("p", { class: "muted" }, `识别状态：${ocr.status}`) : null,
-          keys.length
-            ? h(
-              "table",
-              { class: "compare" },
-              h("caption", { class: "visually-hidden" }, "识别结果与申请表对照"),
-              h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "项目"), h("th", { scope: "col" }, "识别结果"), h("th", { scope: "col" }, "申请表填写"))),
-              h(
-                "tbody",
-                {},
-                keys.map((k) => {
-                  const typed = c.form ? c.form[k] : undefined;
-                  const bad = findings.some((f) => f.field === k && f.severity === "error");
-                  return h(
-                    "tr",
-                    {},
-                    h("th", { scope: "row" }, labelOf[k] || k),
-                    h("td", { class: bad ? "mismatch" : null }, fmtValue(read[k])),
-                    h("td", {}, typed === undefined ? "—" : fmtValue(typed)),
-                  );
-                }),
-              ),
-            )
-            : null,
-          findings.length
-            ? h(
-              "ul",
-              { class: "findings", "aria-label": "材料检查发现" },
-              findings.map((f) =>
-                h("li", { class: `sev-${f.severity}`, dataset: { code: f.code } }, `${f.severity === "error" ? "错误" : "提示"}：${f.message}`, f.suggestion ? `（建议：${f.suggestion}）` : ""),
-              ),
-            )
-            : null,
-        );
-      }),
+      c.materials.map((m) => h(
+        "div",
+        { class: "material", dataset: { materialType: m.material_type } },
+        h("strong", {}, m.name || names[m.material_type] || m.material_type),
+        h("div", { class: "muted" }, `${m.filename || ""} · 第${m.version}版 · ${fmtTime(m.created_at)}`),
+        h("button", { type: "button", onclick: () => openFile(c.id, m) }, "查看原件"),
+        checkView(m.check, names),
+      )),
     );
   }
 
