@@ -127,7 +127,7 @@ async def queue(session: AsyncSession, agent: StaffPrincipal, state: str | None,
             .where(ConversationMessage.conversation_id.in_([c.id for c in rows]))
             .group_by(ConversationMessage.conversation_id)
         )
-        counts = {cid: n for cid, n in counted.tuples()}
+        counts = {cid: n for cid, n in counted}
     return [(c, counts.get(c.id, 0)) for c in rows]
 
 

@@ -51,7 +51,7 @@ class KnowledgeBase:
         """(Re)build from the database: catalogue words and guides, synonyms, published entries."""
         stamp = await self.stamp(session)
         items = (await session.execute(select(ServiceItem.code, ServiceItem.name, ServiceItem.data))).all()
-        names = dict((await session.execute(select(MaterialType.id, MaterialType.name))).tuples().all())
+        names = {r.id: r.name for r in await session.execute(select(MaterialType.id, MaterialType.name))}
         pairs = await synonyms(session)
         rows = (await session.execute(
             select(KbEntry.key, KbEntry.published_doc).where(KbEntry.published_doc.is_not(None)).order_by(KbEntry.key)
@@ -60,6 +60,7 @@ class KnowledgeBase:
             Doc(r.key, r.published_doc["question"], tuple(r.published_doc["similar"]), r.published_doc["answer"],
                 r.published_doc.get("item_code"))
             for r in rows
+            if r.published_doc is not None  # JSON null (archived) as well as SQL NULL (never published)
         ]
         words = [p for it in items for p in _name_parts(it.name)] + list(names.values())
 

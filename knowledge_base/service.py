@@ -51,8 +51,9 @@ def entry_view(e: KbEntry, *, full: bool = True) -> dict[str, Any]:
 
 
 async def _history(session: AsyncSession, e: KbEntry, action: str, actor: StaffPrincipal | None, now: datetime,
-                   note: str | None = None) -> None:
-    seq = (await session.scalar(select(func.max(KbEntryVersion.seq)).where(KbEntryVersion.entry_id == e.id))) or 0
+                   note: str | None = None, *, first: bool = False) -> None:
+    seq = 0 if first else (await session.scalar(
+        select(func.max(KbEntryVersion.seq)).where(KbEntryVersion.entry_id == e.id))) or 0
     session.add(KbEntryVersion(
         entry_id=e.id, seq=seq + 1, version=e.version, action=action, status=e.status, snapshot=snapshot(e),
         actor_id=actor.id if actor else None, actor_name=actor.name if actor else None, note=note, at=now,
@@ -101,11 +102,12 @@ async def create(session: AsyncSession, data: dict[str, Any], actor: StaffPrinci
         raise ValidationFailed("请填写问题和答案", fields={"question": "必填", "answer": "必填"})
     await _check_item(session, data.get("item_code"))
     key = data.pop("key", None) or await _next_key(session)
+    data = {"similar": [], "tags": [], **data}
     e = KbEntry(key=key, status="draft", version=1, hits=0, useful=0, not_useful=0, author_id=actor.id,
-                created_at=now, updated_at=now, similar=[], tags=[], **data)
+                created_at=now, updated_at=now, **data)
     session.add(e)
     await session.flush()
-    await _history(session, e, "create", actor, now)
+    await _history(session, e, "create", actor, now, first=True)
     return e
 
 
@@ -215,12 +217,14 @@ async def import_file(session: AsyncSession, kb: KbFile, now: datetime, *, actor
         content = {"question": d.question, "similar": d.similar, "answer": d.answer, "item_code": d.item_code,
                    "tags": d.tags}
         e = existing.get(d.key)
+        created = False
         if e is None:
             e = KbEntry(key=d.key, status="draft", version=1, hits=0, useful=0, not_useful=0, created_at=now,
                         updated_at=now, author_id=actor.id if actor else None, **content)
             session.add(e)
             await session.flush()
             report["created"] += 1
+            created = True
         elif snapshot(e) == content and (e.status == "published" or not publish):
             report["unchanged"] += 1
             if progress:
@@ -233,7 +237,7 @@ async def import_file(session: AsyncSession, kb: KbFile, now: datetime, *, actor
             report["updated"] += 1
         if publish:
             _make_published(e, now)
-        await _history(session, e, "import", actor, now)
+        await _history(session, e, "import", actor, now, first=created)
         if progress:
             progress(n, total)
     for term, canonical in kb.synonyms:

@@ -31,7 +31,7 @@ def normalize(text: str) -> str:
 
 _TOKENIZER: jieba.Tokenizer | None = None
 _WORDS: set[str] = set()
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 
 
 def _tokenizer() -> jieba.Tokenizer:

@@ -44,6 +44,8 @@ DYNAMIC_TABLES = (
     "applicants",
 )
 DEMO_PASSWORD = "test-Passw0rd"
+WECHAT_MP_TOKEN = "weijian-mp-token"
+WECHAT_MP_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # 43 characters, as WeChat issues them
 
 
 def _reset_postgres(url: str) -> None:
@@ -91,6 +93,10 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory, fake_wechat
         wechat_appid=fake_wechat.appid,
         wechat_secret=fake_wechat.secret,
         wechat_api_base_url=fake_wechat.url,
+        wechat_mp_appid=fake_wechat.appid,
+        wechat_mp_secret=fake_wechat.secret,
+        wechat_mp_token=WECHAT_MP_TOKEN,
+        wechat_mp_aes_key=WECHAT_MP_AES_KEY,
         demo_password=DEMO_PASSWORD,
         ocr_check_uploads=False,  # tests/ocr turn it on with a shared, warm OCR pool
         seed_dir=Path(__file__).resolve().parent.parent / "data",
