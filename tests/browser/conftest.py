@@ -98,6 +98,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeCha
         "WEIJIAN_WECHAT_APPID": fake_wechat.appid,
         "WEIJIAN_WECHAT_SECRET": fake_wechat.secret,
         "WEIJIAN_WECHAT_API_BASE_URL": fake_wechat.url,
+        # Uploads answer at once; the material checks (OCR) finish in the server's worker in the background.
+        "WEIJIAN_OCR_UPLOAD_WAIT_SECONDS": "0",
     }
     env.pop("WEIJIAN_REDIS_URL", None)
     subprocess.run(

@@ -3,23 +3,42 @@ supplements through the API, the clerk accepts, a reviewer batch-approves, a lea
 
 from __future__ import annotations
 
+import random
 import re
+import time
 from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, expect
+from stdnum.cn import ric
 
+from ocr.samples import TEST_FONTS, Sample, available_fonts, make_sample
 from tests.browser.conftest import PASSWORD, LiveServer, console_errors, shot
 from tests.support import images
 from tests.support.api import ITEM, value_for
 
 
-def submitted_case(server: LiveServer, who: dict[str, str], code: str = ITEM) -> dict[str, Any]:
-    """An applicant files a complete application through the API."""
+def id_card_sample() -> Sample:
+    """A rendered 样本 ID card (the OCR capability's generator), read for real by the server's OCR worker."""
+    fonts = available_fonts(TEST_FONTS)
+    samples = (make_sample("resident_id_card/front", random.Random(seed), fonts=fonts, rotate=0) for seed in range(50))
+    # One whose number the form accepts (GB 11643 with a region code python-stdnum knows).
+    return next(s for s in samples if ric.is_valid(s.fields["id_number"]))
+
+
+def submitted_case(
+    server: LiveServer,
+    who: dict[str, str],
+    code: str = ITEM,
+    *,
+    form: dict[str, Any] | None = None,
+    files: dict[str, bytes] | None = None,
+) -> dict[str, Any]:
+    """An applicant files a complete application through the API (blank scans unless ``files`` has one)."""
     item = server.call("GET", f"/items/{code}", who)
     case = server.call("POST", "/cases", who, expect=201, json={"item_code": code})
-    form = {f["key"]: value_for(f) for f in item["form"]["fields"]}
+    values = {f["key"]: value_for(f) for f in item["form"]["fields"]} | (form or {})
     delivery = {"material_submission": item["submission_methods"][0], "pickup": item["delivery_methods"][0]}
-    server.call("PATCH", f"/cases/{case['id']}", who, json={"form": form, "delivery": delivery})
+    server.call("PATCH", f"/cases/{case['id']}", who, json={"form": values, "delivery": delivery})
     for m in item["materials"]:
         if m["required"]:
             server.call(
@@ -28,9 +47,20 @@ def submitted_case(server: LiveServer, who: dict[str, str], code: str = ITEM) ->
                 who,
                 expect=201,
                 data={"material_type": m["material_id"]},
-                files={"file": ("scan.jpg", images.jpeg(), "image/jpeg")},
+                files={"file": ("scan.jpg", (files or {}).get(m["material_id"]) or images.jpeg(), "image/jpeg")},
             )
     return server.call("POST", f"/cases/{case['id']}/submit", who)
+
+
+def checked(server: LiveServer, case_id: int, material_type: str, timeout: float = 90) -> dict[str, Any]:
+    """Wait until the background material check of one material has finished (as staff see it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        detail = server.call("GET", f"/staff/cases/{case_id}", server.staff_headers("shouli"))
+        check = next(m for m in detail["materials"] if m["material_type"] == material_type).get("check") or {}
+        if check.get("status") not in (None, "pending") or time.monotonic() > deadline:
+            return check
+        time.sleep(0.5)
 
 
 def log_in(page: Page, username: str) -> None:
@@ -62,7 +92,10 @@ def test_a_case_from_supplementation_to_licence_on_phones(
     live_server: LiveServer, phone: BrowserContext, desk: BrowserContext
 ) -> None:
     alice = live_server.applicant_headers("browser-alice")
-    case = submitted_case(live_server, alice)
+    card = id_card_sample()
+    # The applicant typed another name than the one on the ID card scan she uploaded.
+    typed = {"applicant_name": "王小明", "id_number": card.form["id_number"]}
+    case = submitted_case(live_server, alice, form=typed, files={"resident_id_card": card.image})
     serial = case["serial_no"]
 
     # The clerk, on a 390×844 phone: logs in, finds the new application in 待办.
@@ -95,8 +128,16 @@ def test_a_case_from_supplementation_to_licence_on_phones(
     assert clerk.evaluate("window.__sameDocument") is True
     shot(clerk, "staff-tasks-clerk")
 
-    # The clerk sees exactly the intake actions: no approval.
+    # The clerk sees exactly the intake actions: no approval. Beside the form: what OCR read from the ID card.
+    assert checked(live_server, case["id"], "resident_id_card").get("status") == "done"
     open_case(clerk, serial)
+    id_card = clerk.locator(".material[data-material-type='resident_id_card']")
+    expect(id_card.locator("tr[data-field='name'][data-match='false'] td.mismatch")).to_have_text(
+        re.compile(re.escape(card.fields["name"]))
+    )
+    expect(id_card.locator("tr[data-field='name'] td").last).to_have_text("王小明")
+    expect(id_card.locator("li[data-code='name_mismatch']")).to_be_visible()
+    expect(id_card.locator("tr[data-field='id_number']")).to_have_attribute("data-match", "true")
     expect(clerk.locator("#case-status")).to_have_text("已提交")
     buttons = clerk.locator(".actions button")
     expect(buttons).to_have_count(3)
