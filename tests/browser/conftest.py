@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.support.fake_wechat import FakeWeChat
 
@@ -43,6 +43,8 @@ CHROMIUM_ARGS = [
     "--disable-default-apps",
     "--metrics-recording-only",
 ]
+# Generous waits: CI machines are small and the server's OCR worker competes with the browser for the CPU.
+expect.set_options(timeout=20_000)
 PHONE = {"width": 390, "height": 844}  # the issue's clerk: a 390×844 phone viewport
 
 
@@ -155,7 +157,7 @@ def phone(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]
     ctx = browser.new_context(
         base_url=live_server.url, viewport=PHONE, device_scale_factor=1, locale="zh-CN", is_mobile=True, has_touch=True
     )
-    ctx.set_default_timeout(10_000)
+    ctx.set_default_timeout(20_000)
     yield ctx
     ctx.close()
 
@@ -164,7 +166,7 @@ def phone(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]
 def desk(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
     """A second person at a desktop-sized window (the leader, an agent)."""
     ctx = browser.new_context(base_url=live_server.url, viewport={"width": 1200, "height": 900}, locale="zh-CN")
-    ctx.set_default_timeout(10_000)
+    ctx.set_default_timeout(20_000)
     yield ctx
     ctx.close()
 
@@ -191,3 +193,24 @@ def console_errors(page: Page) -> list[str]:
         ),
     )
     return errors
+
+
+UNLABELLED_JS = """() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter(el => el.offsetParent !== null && el.type !== 'hidden')
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+    .map(el => el.outerHTML.slice(0, 80))"""
+
+
+def unlabelled_controls(page: Page) -> list[str]:
+    """Visible form controls and buttons that a screen reader could not name (no label, no text)."""
+    return list(page.evaluate(UNLABELLED_JS))
+
+
+def fits(page: Page, width: int) -> None:
+    """At ``width`` CSS pixels the page needs no sideways scrolling (the smallest phones are 360 wide)."""
+    size = page.viewport_size
+    assert size is not None
+    page.set_viewport_size({"width": width, "height": size["height"]})
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    page.set_viewport_size(size)
+    assert scroll <= width, f"the page is {scroll}px wide at a {width}px viewport"

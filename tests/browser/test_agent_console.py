@@ -9,7 +9,7 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import PASSWORD, LiveServer, console_errors, shot
+from tests.browser.conftest import PASSWORD, LiveServer, console_errors, fits, shot, unlabelled_controls
 
 
 def say(server: LiveServer, who: dict[str, str], sender: str, text: str) -> list[dict[str, Any]]:
@@ -56,6 +56,8 @@ def test_an_agent_takes_over_a_conversation_and_the_applicant_gets_the_reply(
     agent.get_by_label("回复申请人").fill("您好，我是咨询坐席小王，请问您想办理哪个事项？")
     agent.get_by_role("button", name="发送").click()
     expect(agent.locator("#transcript .msg.agent")).to_contain_text("我是咨询坐席小王")
+    assert unlabelled_controls(agent) == []
+    fits(agent, 360)
     shot(agent, "agent-conversation")
 
     # The applicant's client receives the agent's reply on its channel.
@@ -82,6 +84,7 @@ def test_agents_curate_the_knowledge_base(live_server: LiveServer, phone: Browse
     agent.get_by_role("button", name="未解答问题").click()
     card = agent.locator("section[data-unanswered]").filter(has_text="医院停车场晚上几点关门")
     expect(card).to_be_visible()
+    assert unlabelled_controls(agent) == []
     shot(agent, "agent-unanswered")
     card.get_by_label("新建条目：答案").fill(
         "医院停车场由各医院自行管理，请直接咨询所去医院。本平台办理卫生健康政务服务事项。"
@@ -103,6 +106,8 @@ def test_agents_curate_the_knowledge_base(live_server: LiveServer, phone: Browse
     expect(agent.locator("#e-status")).to_have_text("待审核")
     # An agent who is not a reviewer is not offered publishing.
     expect(agent.get_by_role("button", name="审核通过并发布")).to_have_count(0)
+    assert unlabelled_controls(agent) == []
+    fits(agent, 360)
     shot(agent, "agent-entry")
     entry_url = agent.url
 

@@ -12,7 +12,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from stdnum.cn import ric
 
 from ocr.samples import TEST_FONTS, Sample, available_fonts, make_sample
-from tests.browser.conftest import PASSWORD, LiveServer, console_errors, shot
+from tests.browser.conftest import PASSWORD, LiveServer, console_errors, fits, shot, unlabelled_controls
 from tests.support import images
 from tests.support.api import ITEM, value_for
 
@@ -52,14 +52,17 @@ def submitted_case(
     return server.call("POST", f"/cases/{case['id']}/submit", who)
 
 
-def checked(server: LiveServer, case_id: int, material_type: str, timeout: float = 90) -> dict[str, Any]:
-    """Wait until the background material check of one material has finished (as staff see it)."""
+def settled(server: LiveServer, case_id: int, timeout: float = 120) -> dict[str, dict[str, Any]]:
+    """Wait until the background material checks (OCR) of a case have finished; their results by material type.
+
+    A finished check updates the case (its material list), so a page showing the case from before would be told
+    the case changed (409) when acting on it: the scenario waits for the checks the way a clerk would see them."""
     deadline = time.monotonic() + timeout
     while True:
         detail = server.call("GET", f"/staff/cases/{case_id}", server.staff_headers("shouli"))
-        check = next(m for m in detail["materials"] if m["material_type"] == material_type).get("check") or {}
-        if check.get("status") not in (None, "pending") or time.monotonic() > deadline:
-            return check
+        checks = {m["material_type"]: m.get("check") or {} for m in detail["materials"]}
+        if all(c.get("status") not in (None, "pending") for c in checks.values()) or time.monotonic() > deadline:
+            return checks
         time.sleep(0.5)
 
 
@@ -74,11 +77,6 @@ def log_in(page: Page, username: str) -> None:
 def open_case(page: Page, serial: str) -> None:
     page.locator(f"li[data-serial='{serial}'] a.task").click()
     expect(page.locator("#case-serial")).to_have_text(serial)
-
-
-def no_horizontal_scroll(page: Page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], f"page is {width}px wide, wider than the viewport"  # type: ignore[index]
 
 
 def act(page: Page, label: str, text: str | None = None) -> None:
@@ -115,7 +113,8 @@ def test_a_case_from_supplementation_to_licence_on_phones(
     expect(todo_tab.locator(".count")).to_have_text("1")
     expect(clerk.locator("#who")).to_have_text("收件受理员")
     expect(clerk.locator(f"li[data-serial='{serial}']")).to_contain_text("医师执业注册")
-    no_horizontal_scroll(clerk)
+    fits(clerk, 360)
+    assert unlabelled_controls(clerk) == []
 
     # A new application arrives while the list is open: it appears without a reload (WebSocket push).
     expect(clerk.locator("#live")).to_have_attribute("data-connected", "1")
@@ -129,7 +128,7 @@ def test_a_case_from_supplementation_to_licence_on_phones(
     shot(clerk, "staff-tasks-clerk")
 
     # The clerk sees exactly the intake actions: no approval. Beside the form: what OCR read from the ID card.
-    assert checked(live_server, case["id"], "resident_id_card").get("status") == "done"
+    assert settled(live_server, case["id"])["resident_id_card"].get("status") == "done"
     open_case(clerk, serial)
     id_card = clerk.locator(".material[data-material-type='resident_id_card']")
     expect(id_card.locator("tr[data-field='name'][data-match='false'] td.mismatch")).to_have_text(
@@ -146,7 +145,8 @@ def test_a_case_from_supplementation_to_licence_on_phones(
         "not_accept",
         "request_supplement",
     ]
-    no_horizontal_scroll(clerk)
+    fits(clerk, 360)
+    assert unlabelled_controls(clerk) == []
     shot(clerk, "staff-case-detail")
 
     # One notice with every defect: tick two materials, write what is wrong with each.
@@ -159,6 +159,8 @@ def test_a_case_from_supplementation_to_licence_on_phones(
     clerk.get_by_label("健康体检证明（体检报告）的补正原因").fill("体检报告已超过6个月，请提供近6个月内的报告")
     clerk.get_by_label("聘用证明（劳动合同）", exact=True).check()
     clerk.get_by_label("聘用证明（劳动合同）的补正原因").fill("聘用证明未加盖单位公章")
+    assert unlabelled_controls(clerk) == []
+    fits(clerk, 360)
     shot(clerk, "staff-supplement-notice")
     clerk.locator("#act-confirm").click()
     expect(clerk.locator("#case-status")).to_have_text("待补正")
@@ -180,6 +182,8 @@ def test_a_case_from_supplementation_to_licence_on_phones(
             files={"file": ("new.jpg", images.jpeg(text="NEW"), "image/jpeg")},
         )
     assert live_server.call("POST", f"/cases/{case['id']}/submit", alice)["status"] == "submitted"
+    settled(live_server, case["id"])
+    settled(live_server, other["id"])
 
     # Back in the list the case waits again; the clerk accepts it with an opinion.
     clerk.get_by_role("link", name="返回任务列表").click()

@@ -596,6 +596,15 @@
         renderCase(updated, item, `已${spec.label}：${updated.status_label}`);
         window.scrollTo(0, 0);
       } catch (e) {
+        if (e.status === 409 && e.code === "conflict") {
+          // The case changed since it was shown (someone else acted, a material check finished): show the case
+          // as it is now and let the user decide again rather than act on what they no longer see.
+          const latest = await api("GET", `/staff/cases/${c.id}`).catch(() => null);
+          if (latest) {
+            renderCase(latest, item, "办件刚刚有更新（他人办理或材料识别完成），请核对后重新办理");
+            return;
+          }
+        }
         err.textContent = e.message;
         err.hidden = false;
         submit.disabled = false;
