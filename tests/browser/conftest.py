@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Playwright, expect, sync_playwright
 
 from tests.support.fake_wechat import FakeWeChat
 
@@ -171,11 +171,14 @@ def desk(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
     ctx.close()
 
 
-def shot(page: Page, name: str, full_page: bool = True) -> Path:
-    """Save a screenshot as a test artifact (test-artifacts/screenshots/<name>.png)."""
+def shot(page: Page | Locator, name: str, full_page: bool = True) -> Path:
+    """Save a screenshot of a page (or of one element) as a test artifact (test-artifacts/screenshots/<name>.png)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    if isinstance(page, Locator):
+        page.screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

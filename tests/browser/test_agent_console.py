@@ -59,6 +59,7 @@ def test_an_agent_takes_over_a_conversation_and_the_applicant_gets_the_reply(
     assert unlabelled_controls(agent) == []
     fits(agent, 360)
     shot(agent, "agent-conversation")
+    shot(agent.locator("#conversation"), "agent-conversation-pane")
 
     # The applicant's client receives the agent's reply on its channel.
     texts = [m.get("text") or "" for m in pending(live_server, carol, "carol-phone")]

@@ -137,6 +137,7 @@ def test_a_case_from_supplementation_to_licence_on_phones(
     expect(id_card.locator("tr[data-field='name'] td").last).to_have_text("王小明")
     expect(id_card.locator("li[data-code='name_mismatch']")).to_be_visible()
     expect(id_card.locator("tr[data-field='id_number']")).to_have_attribute("data-match", "true")
+    shot(id_card, "staff-ocr-beside-form")
     expect(clerk.locator("#case-status")).to_have_text("已提交")
     buttons = clerk.locator(".actions button")
     expect(buttons).to_have_count(3)
@@ -162,6 +163,7 @@ def test_a_case_from_supplementation_to_licence_on_phones(
     assert unlabelled_controls(clerk) == []
     fits(clerk, 360)
     shot(clerk, "staff-supplement-notice")
+    shot(clerk.locator("#action-panel"), "staff-supplement-form")
     clerk.locator("#act-confirm").click()
     expect(clerk.locator("#case-status")).to_have_text("待补正")
     expect(clerk.get_by_role("status").first).to_contain_text("一次性告知补正")
