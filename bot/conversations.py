@@ -31,52 +31,89 @@ async def open_conversation(session: AsyncSession, channel: str, sender: str) ->
     )
 
 
-async def start(session: AsyncSession, channel: str, sender: str, applicant_id: int | None,
-                now: datetime) -> Conversation:
-    conv = Conversation(channel=channel, sender=sender, applicant_id=applicant_id, state="bot", slots={},
-                        failures=0, created_at=now, updated_at=now)
+async def start(
+    session: AsyncSession, channel: str, sender: str, applicant_id: int | None, now: datetime
+) -> Conversation:
+    conv = Conversation(
+        channel=channel,
+        sender=sender,
+        applicant_id=applicant_id,
+        state="bot",
+        slots={},
+        failures=0,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(conv)
     await session.flush()
     return conv
 
 
-async def last_closed_unrated(session: AsyncSession, channel: str, sender: str,
-                              now: datetime) -> Conversation | None:
+async def last_closed_unrated(session: AsyncSession, channel: str, sender: str, now: datetime) -> Conversation | None:
     return await session.scalar(
         select(Conversation)
-        .where(Conversation.channel == channel, Conversation.sender == sender, Conversation.state == "closed",
-               Conversation.rating.is_(None), Conversation.closed_at >= now - RATING_WINDOW)
+        .where(
+            Conversation.channel == channel,
+            Conversation.sender == sender,
+            Conversation.state == "closed",
+            Conversation.rating.is_(None),
+            Conversation.closed_at >= now - RATING_WINDOW,
+        )
         .order_by(Conversation.id.desc())
         .limit(1)
     )
 
 
-def add_message(session: AsyncSession, conv: Conversation, author: str, now: datetime, *, text: str | None = None,
-                data: dict[str, Any] | None = None, author_id: int | None = None,
-                delivered: bool = True) -> ConversationMessage:
-    msg = ConversationMessage(conversation_id=conv.id, author=author, author_id=author_id, text=text, data=data,
-                              delivered=delivered, at=now)
+def add_message(
+    session: AsyncSession,
+    conv: Conversation,
+    author: str,
+    now: datetime,
+    *,
+    text: str | None = None,
+    data: dict[str, Any] | None = None,
+    author_id: int | None = None,
+    delivered: bool = True,
+) -> ConversationMessage:
+    msg = ConversationMessage(
+        conversation_id=conv.id, author=author, author_id=author_id, text=text, data=data, delivered=delivered, at=now
+    )
     session.add(msg)
     return msg
 
 
 def message_view(m: ConversationMessage) -> dict[str, Any]:
-    return {"id": m.id, "author": m.author, "author_id": m.author_id, "text": m.text, "data": m.data,
-            "delivered": m.delivered, "at": m.at.isoformat()}
+    return {
+        "id": m.id,
+        "author": m.author,
+        "author_id": m.author_id,
+        "text": m.text,
+        "data": m.data,
+        "delivered": m.delivered,
+        "at": m.at.isoformat(),
+    }
 
 
 def conversation_view(c: Conversation) -> dict[str, Any]:
     return {
-        "id": c.id, "channel": c.channel, "state": c.state, "applicant_id": c.applicant_id, "agent_id": c.agent_id,
-        "handoff_reason": c.handoff_reason, "rating": c.rating, "rating_comment": c.rating_comment,
-        "created_at": c.created_at.isoformat(), "updated_at": c.updated_at.isoformat(),
+        "id": c.id,
+        "channel": c.channel,
+        "state": c.state,
+        "applicant_id": c.applicant_id,
+        "agent_id": c.agent_id,
+        "handoff_reason": c.handoff_reason,
+        "rating": c.rating,
+        "rating_comment": c.rating_comment,
+        "created_at": c.created_at.isoformat(),
+        "updated_at": c.updated_at.isoformat(),
         "handoff_at": c.handoff_at.isoformat() if c.handoff_at else None,
         "closed_at": c.closed_at.isoformat() if c.closed_at else None,
     }
 
 
-async def transcript(session: AsyncSession, conv_id: int, *, after_id: int = 0,
-                     limit: int = 200) -> list[ConversationMessage]:
+async def transcript(
+    session: AsyncSession, conv_id: int, *, after_id: int = 0, limit: int = 200
+) -> list[ConversationMessage]:
     rows = await session.scalars(
         select(ConversationMessage)
         .where(ConversationMessage.conversation_id == conv_id, ConversationMessage.id > after_id)
@@ -97,8 +134,7 @@ async def undelivered(session: AsyncSession, conv_id: int) -> list[ConversationM
 
 async def mark_delivered(session: AsyncSession, ids: list[int]) -> None:
     if ids:
-        await session.execute(update(ConversationMessage).where(ConversationMessage.id.in_(ids))
-                              .values(delivered=True))
+        await session.execute(update(ConversationMessage).where(ConversationMessage.id.in_(ids)).values(delivered=True))
 
 
 def hand_over(conv: Conversation, reason: str, now: datetime) -> None:
@@ -108,8 +144,10 @@ def hand_over(conv: Conversation, reason: str, now: datetime) -> None:
 
 # ------------------------------------------------------------------------------------------ agents
 
-async def queue(session: AsyncSession, agent: StaffPrincipal, state: str | None, limit: int
-                ) -> list[tuple[Conversation, int]]:
+
+async def queue(
+    session: AsyncSession, agent: StaffPrincipal, state: str | None, limit: int
+) -> list[tuple[Conversation, int]]:
     """Waiting conversations (oldest handoff first) and the agent's own open ones, each with its message count."""
     stmt = select(Conversation)
     if state == "waiting_human":
@@ -117,8 +155,10 @@ async def queue(session: AsyncSession, agent: StaffPrincipal, state: str | None,
     elif state in ("human", "closed"):
         stmt = stmt.where(Conversation.state == state, Conversation.agent_id == agent.id)
     else:
-        stmt = stmt.where((Conversation.state == "waiting_human")
-                          | ((Conversation.state == "human") & (Conversation.agent_id == agent.id)))
+        stmt = stmt.where(
+            (Conversation.state == "waiting_human")
+            | ((Conversation.state == "human") & (Conversation.agent_id == agent.id))
+        )
     rows = list(await session.scalars(stmt.order_by(Conversation.handoff_at, Conversation.id).limit(limit)))
     counts: dict[int, int] = {}
     if rows:
@@ -170,8 +210,9 @@ def _own(conv: Conversation, agent: StaffPrincipal) -> None:
         raise ConversationStateError("请先接入该会话；已结束的会话不能再回复")
 
 
-async def reply(session: AsyncSession, conv_id: int, agent: StaffPrincipal, text: str,
-                now: datetime) -> tuple[Conversation, ConversationMessage]:
+async def reply(
+    session: AsyncSession, conv_id: int, agent: StaffPrincipal, text: str, now: datetime
+) -> tuple[Conversation, ConversationMessage]:
     conv = await for_agent(session, conv_id, agent)
     _own(conv, agent)
     msg = add_message(session, conv, "agent", now, text=text, author_id=agent.id, delivered=False)
@@ -180,16 +221,16 @@ async def reply(session: AsyncSession, conv_id: int, agent: StaffPrincipal, text
     return conv, msg
 
 
-async def close(session: AsyncSession, conv_id: int, agent: StaffPrincipal, now: datetime,
-                rating_prompt: dict[str, Any]) -> tuple[Conversation, ConversationMessage]:
+async def close(
+    session: AsyncSession, conv_id: int, agent: StaffPrincipal, now: datetime, rating_prompt: dict[str, Any]
+) -> tuple[Conversation, ConversationMessage]:
     conv = await for_agent(session, conv_id, agent)
     if conv.state == "waiting_human":
         conv.agent_id = agent.id  # closing unanswered (e.g. the applicant left): on record as this agent's
     elif conv.state != "human" or conv.agent_id != agent.id:
         raise ConversationStateError("该会话不在您的处理中")
     conv.state, conv.closed_at, conv.updated_at = "closed", now, now
-    msg = add_message(session, conv, "bot", now, text=rating_prompt.get("text"), data=rating_prompt,
-                      delivered=False)
+    msg = add_message(session, conv, "bot", now, text=rating_prompt.get("text"), data=rating_prompt, delivered=False)
     await session.flush()
     return conv, msg
 

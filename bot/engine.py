@@ -69,8 +69,13 @@ class Thresholds:
 
 
 class Engine:
-    def __init__(self, kb: KnowledgeBase, nlu_factory: Callable[[dict[str, str]], Nlu],
-                 thresholds: Thresholds, encrypt: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        nlu_factory: Callable[[dict[str, str]], Nlu],
+        thresholds: Thresholds,
+        encrypt: Callable[[str], str] | None = None,
+    ) -> None:
         self.kb = kb
         self.domain: Domain = load_domain()
         self.rules: list[Rule] = load_rules()
@@ -112,8 +117,9 @@ class Engine:
 
     # ------------------------------------------------------------------------------------------ the turn
 
-    async def turn(self, session: AsyncSession, *, channel: str, sender: str, text: str,
-                   applicant_id: int | None, now: datetime) -> Turn:
+    async def turn(
+        self, session: AsyncSession, *, channel: str, sender: str, text: str, applicant_id: int | None, now: datetime
+    ) -> Turn:
         text = text or ""
         stripped = text.strip()
         parsed_payload = self._parse_payload(stripped)
@@ -147,8 +153,9 @@ class Engine:
         conv.slots = slots
         return turn
 
-    async def _rate(self, session: AsyncSession, conv: Conversation, parsed: dict[str, Any], text: str,
-                    now: datetime) -> Turn:
+    async def _rate(
+        self, session: AsyncSession, conv: Conversation, parsed: dict[str, Any], text: str, now: datetime
+    ) -> Turn:
         ents = {e["entity"]: e["value"] for e in parsed["entities"]}
         try:
             score = int(ents.get("score", 0))
@@ -160,8 +167,9 @@ class Engine:
         convs.add_message(session, conv, "bot", now, text=reply["text"], data=reply)
         return Turn(conv, [reply])
 
-    async def _bot_turn(self, session: AsyncSession, turn: Turn, text: str, parsed: dict[str, Any] | None,
-                        now: datetime) -> None:
+    async def _bot_turn(
+        self, session: AsyncSession, turn: Turn, text: str, parsed: dict[str, Any] | None, now: datetime
+    ) -> None:
         conv = turn.conversation
         choices = conv.slots.get("choices") or []
         if parsed is None and text.isdigit() and 1 <= int(text) <= len(choices):
@@ -185,17 +193,27 @@ class Engine:
         if intent == "rate":
             turn.messages.append({"text": "会话结束后才能评价，感谢您的支持。"})
             return
-        if slots.get("active_loop") == "query_progress_form":
-            if await self._progress_form(session, turn, text, intent, confidence, entities):
-                return
+        if slots.get("active_loop") == "query_progress_form" and await self._progress_form(
+            session, turn, text, intent, confidence, entities
+        ):
+            return
         rule = next((r for r in self.rules if intent in r.intents and r.condition_loop is None), None)
         if rule is None:  # an intent without a rule (or an unknown payload): let the knowledge base try
             rule = next(r for r in self.rules if FALLBACK_INTENT in r.intents)
         for action in rule.actions:
             await self._run(session, turn, action, text, intent, confidence, entities, now)
 
-    async def _run(self, session: AsyncSession, turn: Turn, action: str, text: str, intent: str, confidence: float,
-                   entities: dict[str, Any], now: datetime) -> None:
+    async def _run(
+        self,
+        session: AsyncSession,
+        turn: Turn,
+        action: str,
+        text: str,
+        intent: str,
+        confidence: float,
+        entities: dict[str, Any],
+        now: datetime,
+    ) -> None:
         if action.startswith("utter_"):
             turn.messages.append(self.utter(action))
         elif action == "action_answer":
@@ -203,15 +221,24 @@ class Engine:
         elif action == "query_progress_form":
             await self._start_progress(session, turn, entities)
         elif action == "action_handoff":
-            self._handoff(turn, "complaint" if intent == "complain" else "requested", now,
-                          announce=intent != "complain")
+            self._handoff(
+                turn, "complaint" if intent == "complain" else "requested", now, announce=intent != "complain"
+            )
         else:
             raise ValueError(f"unknown action {action}")
 
     # ------------------------------------------------------------------------------------------ answers
 
-    async def _answer(self, session: AsyncSession, turn: Turn, text: str, intent: str, confidence: float,
-                      entities: dict[str, Any], now: datetime) -> None:
+    async def _answer(
+        self,
+        session: AsyncSession,
+        turn: Turn,
+        text: str,
+        intent: str,
+        confidence: float,
+        entities: dict[str, Any],
+        now: datetime,
+    ) -> None:
         conv = turn.conversation
         t = self.thresholds
         item = entities.get("service_item")
@@ -226,27 +253,43 @@ class Engine:
             return
         if aspect and item and item in self.kb.guides:
             g = self.kb.guides[item]
-            turn.messages.append({"text": guides.answer(g, aspect),
-                                  "custom": {"type": "guide", "item_code": item, "aspect": aspect}})
+            turn.messages.append(
+                {"text": guides.answer(g, aspect), "custom": {"type": "guide", "item_code": item, "aspect": aspect}}
+            )
             conv.failures = 0
             return
         if top and top.score >= t.suggest:
-            buttons = [{"title": h.question, "payload": payload("choose_faq", faq_id=h.key)} for h in hits
-                       if h.score >= t.suggest]
+            buttons = [
+                {"title": h.question, "payload": payload("choose_faq", faq_id=h.key)}
+                for h in hits
+                if h.score >= t.suggest
+            ]
             buttons.append({"title": "都不是，转人工", "payload": payload("request_human")})
-            turn.messages.append(self.utter("utter_suggest", buttons=buttons,
-                                            custom={"type": "suggestions", "scores": [h.score for h in hits]}))
+            turn.messages.append(
+                self.utter(
+                    "utter_suggest", buttons=buttons, custom={"type": "suggestions", "scores": [h.score for h in hits]}
+                )
+            )
             return
         if aspect and item is None:
-            buttons = [{"title": name, "payload": payload(intent, service_item=code)}
-                       for code, name in self.kb.item_names.items()]
+            buttons = [
+                {"title": name, "payload": payload(intent, service_item=code)}
+                for code, name in self.kb.item_names.items()
+            ]
             turn.messages.append(self.utter("utter_which_item", buttons=buttons))
             return
-        await self._fallback(session, turn, query, intent, top.key if top else None, top.score if top else None,
-                             now)
+        await self._fallback(session, turn, query, intent, top.key if top else None, top.score if top else None, now)
 
-    async def _fallback(self, session: AsyncSession, turn: Turn, query: str, intent: str, best_key: str | None,
-                        best_score: float | None, now: datetime) -> None:
+    async def _fallback(
+        self,
+        session: AsyncSession,
+        turn: Turn,
+        query: str,
+        intent: str,
+        best_key: str | None,
+        best_score: float | None,
+        now: datetime,
+    ) -> None:
         conv = turn.conversation
         if query and re.search(r"[0-9A-Za-z\u4e00-\u9fff]", query):
             await kb_service.log_unanswered(session, redact(query), best_key, best_score, now)
@@ -264,14 +307,16 @@ class Engine:
             return
         await kb_service.count_hit(session, key)
         turn.conversation.failures = 0
-        turn.messages.append({
-            "text": doc.answer,
-            "buttons": [
-                {"title": "有帮助", "payload": payload("feedback", faq_id=key, useful=True)},
-                {"title": "没帮助", "payload": payload("feedback", faq_id=key, useful=False)},
-            ],
-            "custom": {"type": "kb_answer", "faq_id": key, "question": doc.question, "score": score},
-        })
+        turn.messages.append(
+            {
+                "text": doc.answer,
+                "buttons": [
+                    {"title": "有帮助", "payload": payload("feedback", faq_id=key, useful=True)},
+                    {"title": "没帮助", "payload": payload("feedback", faq_id=key, useful=False)},
+                ],
+                "custom": {"type": "kb_answer", "faq_id": key, "question": doc.question, "score": score},
+            }
+        )
 
     async def _feedback(self, session: AsyncSession, turn: Turn, entities: dict[str, Any], now: datetime) -> None:
         key = str(entities.get("faq_id", ""))
@@ -298,8 +343,9 @@ class Engine:
         buttons = [{"title": f"{s}（{name}）", "payload": payload("query_progress", serial_no=s)} for s, name in own]
         turn.messages.append(self.utter("utter_ask_serial_no", **({"buttons": buttons} if buttons else {})))
 
-    async def _progress_form(self, session: AsyncSession, turn: Turn, text: str, intent: str, confidence: float,
-                             entities: dict[str, Any]) -> bool:
+    async def _progress_form(
+        self, session: AsyncSession, turn: Turn, text: str, intent: str, confidence: float, entities: dict[str, Any]
+    ) -> bool:
         """True when the form consumed the message."""
         conv = turn.conversation
         if "serial_no" in entities:
@@ -328,8 +374,11 @@ class Engine:
         serial_no = serial.normalize(serial_no)
         if not serial.is_valid_serial(serial_no):
             turn.messages.append(self.utter("utter_serial_invalid"))
-            conv.slots = {**conv.slots, "active_loop": "query_progress_form",
-                          "form_attempts": int(conv.slots.get("form_attempts", 0))}
+            conv.slots = {
+                **conv.slots,
+                "active_loop": "query_progress_form",
+                "form_attempts": int(conv.slots.get("form_attempts", 0)),
+            }
             return
         if conv.applicant_id is None:
             turn.messages.append(self.utter("utter_login_required"))
@@ -354,7 +403,8 @@ class Engine:
     def rating_prompt(self) -> dict[str, Any]:
         return self.utter(
             "utter_ask_rating",
-            buttons=[{"title": label, "payload": payload("rate", score=score)} for score, label in
-                     RATING_LABELS.items()],
+            buttons=[
+                {"title": label, "payload": payload("rate", score=score)} for score, label in RATING_LABELS.items()
+            ],
             custom={"type": "rating_request"},
         )

@@ -31,14 +31,18 @@ def evaluate(folds: int = 5, data: TrainingData | None = None, seed: int = 0) ->
     predicted = cross_val_predict(make_pipeline(), texts, labels, cv=cv)
     accuracy = float(np.mean(np.array(predicted) == np.array(labels)))
     report = classification_report(labels, predicted, output_dict=True, zero_division=0)
-    errors = [{"text": data.examples[i].text, "intent": labels[i], "predicted": str(predicted[i])}
-              for i in range(len(labels)) if predicted[i] != labels[i]]
+    errors = [
+        {"text": data.examples[i].text, "intent": labels[i], "predicted": str(predicted[i])}
+        for i in range(len(labels))
+        if predicted[i] != labels[i]
+    ]
     return {
         "examples": len(labels),
         "intents": len(set(labels)),
         "folds": folds,
         "accuracy": round(accuracy, 4),
-        "per_intent_f1": {k: round(v["f1-score"], 3) for k, v in report.items() if isinstance(v, dict)
-                          and k in set(labels)},
+        "per_intent_f1": {
+            k: round(v["f1-score"], 3) for k, v in report.items() if isinstance(v, dict) and k in set(labels)
+        },
         "errors": errors,
     }

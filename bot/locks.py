@@ -5,10 +5,13 @@ tabs) must not interleave their reads and writes of the conversation. A Redis lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+
+from redis.exceptions import LockError
 
 from case_core.domain.errors import CaseError
 
@@ -35,10 +38,8 @@ class ConversationLocks:
             try:
                 yield
             finally:
-                try:
+                with contextlib.suppress(LockError):  # expired meanwhile: nothing left to release
                     await lock.release()
-                except Exception:  # noqa: BLE001  (expired meanwhile: nothing left to release)
-                    pass
             return
         local = self._local.get(key)
         if local is None:

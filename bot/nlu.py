@@ -2,9 +2,12 @@
 
 The classifier is scikit-learn: TF-IDF over character 1–2-grams (robust to typos and to jieba's segmentation
 choices) joined with TF-IDF over jieba words, into a linear model trained by SGD on the logistic loss (as
-accurate as lbfgs logistic regression on this data in cross-validation, and a hundred times faster to fit). Entities: serial numbers by the
-training data's regex (their check character verified by case_core), service items by the lookup table plus the
-catalogue's item names, longest match first, mapped to item codes through the synonym blocks.
+accurate as lbfgs logistic regression on this data in cross-validation, and a hundred times faster
+to fit).
+
+Entities: serial numbers by the training data's regex (their check character verified by case_core),
+service items by the lookup table plus the catalogue's item names, longest match first, mapped to item codes
+through the synonym blocks.
 
 ``parse`` returns Rasa's parse shape: ``{text, intent: {name, confidence}, entities: [...], intent_ranking}``.
 """
@@ -21,8 +24,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from case_core.domain import serial
 from bot.training import TrainingData, load_nlu
+from case_core.domain import serial
 from knowledge_base.text import normalize
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -35,10 +38,12 @@ def _jieba_words(text: str) -> list[str]:
 
 
 def make_pipeline() -> Pipeline:
-    features = FeatureUnion([
-        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 2), sublinear_tf=True)),
-        ("words", TfidfVectorizer(tokenizer=_jieba_words, token_pattern=None, lowercase=False, sublinear_tf=True)),
-    ])
+    features = FeatureUnion(
+        [
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 2), sublinear_tf=True)),
+            ("words", TfidfVectorizer(tokenizer=_jieba_words, token_pattern=None, lowercase=False, sublinear_tf=True)),
+        ]
+    )
     clf = SGDClassifier(loss="log_loss", alpha=1e-4, max_iter=200, tol=1e-4, random_state=0)
     return Pipeline([("features", features), ("clf", clf)])
 
@@ -53,8 +58,14 @@ class Entity:
     extractor: str
 
     def as_rasa(self) -> dict[str, Any]:
-        return {"entity": self.entity, "value": self.value, "start": self.start, "end": self.end,
-                "confidence_entity": 1.0, "extractor": self.extractor}
+        return {
+            "entity": self.entity,
+            "value": self.value,
+            "start": self.start,
+            "end": self.end,
+            "confidence_entity": 1.0,
+            "extractor": self.extractor,
+        }
 
 
 class EntityExtractor:
@@ -75,11 +86,27 @@ class EntityExtractor:
         found: list[Entity] = []
         for pattern in self.serial_patterns:
             for m in pattern.finditer(text):
-                found.append(Entity("serial_no", serial.normalize(m.group(0)), m.start(), m.end(), m.group(0),
-                                    "RegexEntityExtractor"))
+                found.append(
+                    Entity(
+                        "serial_no",
+                        serial.normalize(m.group(0)),
+                        m.start(),
+                        m.end(),
+                        m.group(0),
+                        "RegexEntityExtractor",
+                    )
+                )
         for m in self.item_pattern.finditer(text):
-            found.append(Entity("service_item", self.synonyms.get(m.group(0), m.group(0)), m.start(), m.end(),
-                                m.group(0), "LookupEntityExtractor"))
+            found.append(
+                Entity(
+                    "service_item",
+                    self.synonyms.get(m.group(0), m.group(0)),
+                    m.start(),
+                    m.end(),
+                    m.group(0),
+                    "LookupEntityExtractor",
+                )
+            )
         return found
 
 
@@ -105,13 +132,14 @@ class Nlu:
         entities = self.entities.extract(text)
         prepared = self.prepare(text)
         if not re.search(r"[0-9a-z\u4e00-\u9fff]", prepared):
-            ranking = [{"name": FALLBACK_INTENT, "confidence": 1.0}]
+            ranking: list[dict[str, Any]] = [{"name": FALLBACK_INTENT, "confidence": 1.0}]
         else:
             probs = self.pipeline.predict_proba([prepared])[0]
             order = np.argsort(-probs)[:10]
             ranking = [{"name": self.intents[i], "confidence": round(float(probs[i]), 4)} for i in order]
-            if ranking[0]["confidence"] < FALLBACK_THRESHOLD:
-                ranking.insert(0, {"name": FALLBACK_INTENT, "confidence": 1 - ranking[0]["confidence"]})
+            top = float(probs[order[0]])
+            if top < FALLBACK_THRESHOLD:
+                ranking.insert(0, {"name": FALLBACK_INTENT, "confidence": round(1 - top, 4)})
         return {
             "text": text,
             "intent": ranking[0],

@@ -16,9 +16,7 @@ FINISHED = ("concluded", "delivered", "withdrawn", "revoked", "aborted", "denied
 async def describe(session: AsyncSession, applicant_id: int, serial_no: str) -> str | None:
     """The progress of the applicant's case with this serial number, or None (not theirs or no such case: the
     same answer, so a stranger learns nothing from it)."""
-    case = await session.scalar(
-        select(Case).where(Case.serial_no == serial_no, Case.applicant_id == applicant_id)
-    )
+    case = await session.scalar(select(Case).where(Case.serial_no == serial_no, Case.applicant_id == applicant_id))
     if case is None:
         return None
     status = STATUS_LABELS.get(case.status, case.status)

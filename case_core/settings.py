@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     kb_answer_threshold: float = 0.62
     kb_suggest_threshold: float = 0.38
     bot_handoff_after_failures: int = 2
+    bot_messages_per_minute: int = 120  # per applicant, or per IP address without a login
     # The WeChat service account (公众号) the bot answers on; empty: the webhook answers 503.
     wechat_mp_appid: str = ""
     wechat_mp_secret: str = ""

@@ -45,14 +45,16 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                     print(f"\r{n}/{total}", end="" if n < total else "\n", file=sys.stderr, flush=True)
 
             async with sessions() as session, session.begin():
-                report = await service.import_file(session, kb_file, utcnow(), publish=not args.draft,
-                                                   progress=progress)
+                report = await service.import_file(
+                    session, kb_file, utcnow(), publish=not args.draft, progress=progress
+                )
             print(json.dumps(report, ensure_ascii=False))
         elif args.kb_command == "export":
             async with sessions() as session:
                 entries = await service.export_entries(session)
-                text = dump_rasa(entries) if args.format == "rasa" else dump_seed(
-                    entries, await service.synonyms(session))
+                text = (
+                    dump_rasa(entries) if args.format == "rasa" else dump_seed(entries, await service.synonyms(session))
+                )
             if args.output:
                 args.output.write_text(text, encoding="utf-8")
             else:
@@ -63,8 +65,12 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
                 await kb.load(session)
             hits = kb.search(args.query, max(1, min(args.k, 50)))
             if args.json:
-                print(json.dumps({"results": [{"id": h.key, "question": h.question, "score": h.score}
-                                              for h in hits]}, ensure_ascii=False))
+                print(
+                    json.dumps(
+                        {"results": [{"id": h.key, "question": h.question, "score": h.score} for h in hits]},
+                        ensure_ascii=False,
+                    )
+                )
             else:
                 for h in hits:
                     print(f"{h.score:.3f}  {h.key}  {h.question}")
@@ -77,8 +83,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return asyncio.run(_run(args, settings))
     except CaseError as exc:
-        print(json.dumps({"error": {"code": exc.code, "message": exc.message, "details": exc.details}},
-                         ensure_ascii=False), file=sys.stderr)
+        print(
+            json.dumps(
+                {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}, ensure_ascii=False
+            ),
+            file=sys.stderr,
+        )
         return 2
     except OSError as exc:
         print(f"cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)

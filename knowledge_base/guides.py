@@ -57,7 +57,9 @@ def answer(g: dict[str, Any], aspect: str) -> str:
             f"{g['promised_limit_working_days']}个工作日内办结，从受理之日起计算，补正材料的时间不计入。"
         )
     if aspect == "fee":
-        return f"“{name}”{'收费' if g['fee']['charged'] else '不收费'}：{g['fee']['description']}。".replace("。。", "。")
+        return f"“{name}”{'收费' if g['fee']['charged'] else '不收费'}：{g['fee']['description']}。".replace(
+            "。。", "。"
+        )
     if aspect == "conditions":
         return f"申请“{name}”应当符合以下条件：\n" + "\n".join(f"{i}. {c}" for i, c in enumerate(g["conditions"], 1))
     if aspect == "where":

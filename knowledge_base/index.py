@@ -17,9 +17,11 @@ from scipy import sparse
 from knowledge_base.text import Analyzer, char_bigrams
 
 K1, B = 1.2, 0.75
-# Fusion weights, chosen on bench/ (see docs/benchmarks.md): words decide, bigrams rescue typos, the answer helps
-# only a little (it mentions many things the question is not about).
-W_WORDS, W_CHARS, W_ANSWER = 0.55, 0.35, 0.10
+# Fusion weights (they add up to 1, so the fused score stays in 0..1). Words over all of an entry's phrasings
+# together decide most; the best single phrasing sharpens near-duplicates; character bigrams over the phrasings
+# rescue typos and words jieba cuts differently; the answer helps a little (it mentions much the question is not
+# about). Chosen on bench/kb_eval.yaml; tuned on one half and scored on the other they hold (docs/benchmarks.md).
+W_WORDS_ALL, W_WORDS_BEST, W_CHARS_ALL, W_ANSWER = 0.35, 0.20, 0.35, 0.10
 
 
 @dataclass(frozen=True)
@@ -45,65 +47,99 @@ class _Channel:
 
     def __init__(self, rows: Sequence[list[str]]) -> None:
         vocab: dict[str, int] = {}
-        data: list[float] = []
-        indices: list[int] = []
-        indptr = [0]
+        row_ids: list[int] = []
+        term_ids: list[int] = []
+        tfs: list[int] = []
+        for i, r in enumerate(rows):
+            for term, count in Counter(r).items():
+                row_ids.append(i)
+                term_ids.append(vocab.setdefault(term, len(vocab)))
+                tfs.append(count)
+        n = max(len(rows), 1)
         lengths = np.array([len(r) for r in rows], dtype=np.float64)
         avgdl = float(lengths.mean()) if len(rows) and lengths.mean() > 0 else 1.0
-        counts = [Counter(r) for r in rows]
-        df: Counter[str] = Counter()
-        for c in counts:
-            df.update(c.keys())
-        n = max(len(rows), 1)
-        for term in df:
-            vocab[term] = len(vocab)
-        self.idf = np.array(
-            [np.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) for t in vocab], dtype=np.float64
-        ) if vocab else np.zeros(0)
+        rid, tid, tf = np.array(row_ids, dtype=np.int64), np.array(term_ids, dtype=np.int64), np.array(tfs, float)
+        df = np.bincount(tid, minlength=len(vocab)).astype(np.float64)
+        self.idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
         self.max_idf = float(np.log(1 + (n + 0.5) / 0.5))
-        for i, c in enumerate(counts):
-            norm = K1 * (1 - B + B * lengths[i] / avgdl)
-            for term, tf in c.items():
-                j = vocab[term]
-                indices.append(j)
-                data.append(self.idf[j] * tf * (K1 + 1) / (tf + norm))
-            indptr.append(len(indices))
+        norm = K1 * (1 - B + B * lengths[rid] / avgdl) if len(rid) else np.zeros(0)
+        weights = self.idf[tid] * tf * (K1 + 1) / (tf + norm) if len(rid) else np.zeros(0)
         self.vocab = vocab
-        self.matrix = sparse.csr_matrix(
-            (np.array(data), np.array(indices, dtype=np.int64), np.array(indptr, dtype=np.int64)),
-            shape=(len(rows), len(vocab)),
-        ).tocsc()
+        self.rows = len(rows)
+        matrix = sparse.csc_matrix((weights, (rid, tid)), shape=(len(rows), len(vocab)))
+        # The column arrays themselves: a query adds up a few columns with one bincount (no sparse-matrix
+        # slicing, which costs more than the arithmetic at these sizes).
+        self._indptr, self._indices, self._data = matrix.indptr, matrix.indices, matrix.data
 
     def score(self, terms: list[str]) -> np.ndarray:
         unique = list(dict.fromkeys(terms))
         cols = [self.vocab[t] for t in unique if t in self.vocab]
         attainable = sum(self.idf[self.vocab[t]] if t in self.vocab else self.max_idf for t in unique)
         if not cols or attainable <= 0:
-            return np.zeros(self.matrix.shape[0])
-        raw = np.asarray(self.matrix[:, cols].sum(axis=1)).ravel()
+            return np.zeros(self.rows)
+        spans = [(self._indptr[c], self._indptr[c + 1]) for c in cols]
+        rows = np.concatenate([self._indices[a:b] for a, b in spans])
+        weights = np.concatenate([self._data[a:b] for a, b in spans])
+        raw = np.bincount(rows, weights=weights, minlength=self.rows)
         return np.minimum(raw / attainable, 1.0)
+
+
+class Tokens:
+    """Analysed text, cached by text: a rebuild after a publish analyses only what changed. A cache belongs to
+    one analyzer (a new synonym table means a new cache)."""
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self._words: dict[str, list[str]] = {}
+        self._chars: dict[str, list[str]] = {}
+
+    def words(self, text: str) -> list[str]:
+        got = self._words.get(text)
+        if got is None:
+            got = self._words[text] = self.analyzer.words(text)
+        return got
+
+    def chars(self, text: str) -> list[str]:
+        got = self._chars.get(text)
+        if got is None:
+            got = self._chars[text] = char_bigrams(self.analyzer.canonical_text(text))
+        return got
 
 
 class KbIndex:
     """Immutable once built; the runtime swaps in a new one on publish."""
 
-    def __init__(self, docs: Sequence[Doc], analyzer: Analyzer, generation: object = None) -> None:
+    def __init__(
+        self, docs: Sequence[Doc], analyzer: Analyzer, generation: object = None, tokens: Tokens | None = None
+    ) -> None:
         self.docs = list(docs)
         self.analyzer = analyzer
         self.generation = generation
         self.by_key = {d.key: d for d in self.docs}
-        question_rows: list[str] = []
+        tok = tokens if tokens is not None and tokens.analyzer is analyzer else Tokens(analyzer)
+        self.tokens = tok
+        phrasings: list[list[str]] = []
         owner: list[int] = []
+        words_all: list[list[str]] = []
+        chars_all: list[list[str]] = []
         for i, d in enumerate(self.docs):
+            entry_words: list[str] = []
+            entry_chars: list[str] = []
             for q in (d.question, *d.similar):
-                question_rows.append(q)
+                w = tok.words(q)
+                phrasings.append(w)
                 owner.append(i)
-        self._owner = np.array(owner, dtype=np.int64)
+                entry_words += w
+                entry_chars += tok.chars(q)
+            words_all.append(entry_words)
+            chars_all.append(entry_chars)
+        owner_arr = np.array(owner, dtype=np.int64)
         # Rows are grouped by entry, so the best phrasing per entry is one maximum.reduceat.
-        self._starts = np.flatnonzero(np.r_[True, self._owner[1:] != self._owner[:-1]]) if owner else np.zeros(0, int)
-        self._words = _Channel([analyzer.words(q) for q in question_rows])
-        self._chars = _Channel([char_bigrams(analyzer.canonical_text(q)) for q in question_rows])
-        self._answers = _Channel([analyzer.words(d.answer) for d in self.docs])
+        self._starts = np.flatnonzero(np.r_[True, owner_arr[1:] != owner_arr[:-1]]) if owner else np.zeros(0, int)
+        self._words_all = _Channel(words_all)
+        self._words_best = _Channel(phrasings)
+        self._chars_all = _Channel(chars_all)
+        self._answers = _Channel([tok.words(d.answer) for d in self.docs])
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -114,16 +150,23 @@ class KbIndex:
             return np.zeros(0)
         words = self.analyzer.words(query)
         chars = char_bigrams(self.analyzer.canonical_text(query))
-        per_row = W_WORDS * self._words.score(words) + W_CHARS * self._chars.score(chars)
-        best = np.maximum.reduceat(per_row, self._starts)
-        return best + W_ANSWER * self._answers.score(words)
+        best = np.maximum.reduceat(self._words_best.score(words), self._starts)
+        return (
+            W_WORDS_ALL * self._words_all.score(words)
+            + W_WORDS_BEST * best
+            + W_CHARS_ALL * self._chars_all.score(chars)
+            + W_ANSWER * self._answers.score(words)
+        )
 
     def search(self, query: str, k: int = 5, accept: Callable[[Doc], bool] | None = None) -> list[Hit]:
         scores = self.scores(query)
         if not len(scores):
             return []
         k = max(1, min(k, len(scores)))
-        order = np.argsort(-scores, kind="stable")
+        # Only the best few need ordering: partition first (a filter may skip some, so take a margin).
+        take = min(len(scores), k * 4 + 8)
+        top = np.argpartition(-scores, take - 1)[:take] if take < len(scores) else np.arange(len(scores))
+        order = top[np.lexsort((top, -scores[top]))]
         hits: list[Hit] = []
         for i in order:
             if scores[i] <= 0 or len(hits) >= k:

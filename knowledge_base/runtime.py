@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from case_core.models import MaterialType, ServiceItem
 from knowledge_base import guides
-from knowledge_base.index import Doc, Hit, KbIndex
+from knowledge_base.index import Doc, Hit, KbIndex, Tokens
 from knowledge_base.models import KbEntry, KbSynonym
 from knowledge_base.service import synonyms
 from knowledge_base.text import Analyzer
@@ -38,6 +38,8 @@ class KnowledgeBase:
         self.guides: dict[str, dict[str, Any]] = {}
         self.item_names: dict[str, str] = {}
         self._stamp: object = None
+        self._tokens: Tokens | None = None
+        self._analyzer_key: object = None
         self._checked = 0.0
         self._lock = asyncio.Lock()
 
@@ -53,22 +55,36 @@ class KnowledgeBase:
         items = (await session.execute(select(ServiceItem.code, ServiceItem.name, ServiceItem.data))).all()
         names = {r.id: r.name for r in await session.execute(select(MaterialType.id, MaterialType.name))}
         pairs = await synonyms(session)
-        rows = (await session.execute(
-            select(KbEntry.key, KbEntry.published_doc).where(KbEntry.published_doc.is_not(None)).order_by(KbEntry.key)
-        )).all()
+        rows = (
+            await session.execute(
+                select(KbEntry.key, KbEntry.published_doc)
+                .where(KbEntry.published_doc.is_not(None))
+                .order_by(KbEntry.key)
+            )
+        ).all()
         docs = [
-            Doc(r.key, r.published_doc["question"], tuple(r.published_doc["similar"]), r.published_doc["answer"],
-                r.published_doc.get("item_code"))
+            Doc(
+                r.key,
+                r.published_doc["question"],
+                tuple(r.published_doc["similar"]),
+                r.published_doc["answer"],
+                r.published_doc.get("item_code"),
+            )
             for r in rows
             if r.published_doc is not None  # JSON null (archived) as well as SQL NULL (never published)
         ]
         words = [p for it in items for p in _name_parts(it.name)] + list(names.values())
 
+        key = (tuple(words), tuple(pairs))
+
         def build() -> KbIndex:
-            analyzer = Analyzer()
-            analyzer.add_words(words)
-            analyzer.set_synonyms(pairs)
-            return KbIndex(docs, analyzer, stamp)
+            # Same dictionary and synonyms as last time: keep the analysed texts, re-analyse only what changed.
+            if self._tokens is None or key != self._analyzer_key:
+                analyzer = Analyzer()
+                analyzer.add_words(words)
+                analyzer.set_synonyms(pairs)
+                self._tokens, self._analyzer_key = Tokens(analyzer), key
+            return KbIndex(docs, self._tokens.analyzer, stamp, self._tokens)
 
         index = await asyncio.to_thread(build) if len(docs) > 2000 else build()
         self.guides = {it.code: guides.guide(it.code, it.name, it.data, names) for it in items}

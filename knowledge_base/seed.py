@@ -14,8 +14,9 @@ from knowledge_base.yamlio import parse
 SEED_FILES = ("faq.yaml", "synonyms.yaml")
 
 
-async def load_seed(session: AsyncSession, seed_dir: Path, now: datetime,
-                    progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+async def load_seed(
+    session: AsyncSession, seed_dir: Path, now: datetime, progress: Callable[[int, int], None] | None = None
+) -> dict[str, int]:
     total = {"created": 0, "updated": 0, "unchanged": 0, "synonyms": 0}
     for name in SEED_FILES:
         path = seed_dir / "kb" / name

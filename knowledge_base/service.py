@@ -28,8 +28,13 @@ class KbStateError(CaseError):
 
 
 def snapshot(e: KbEntry) -> dict[str, Any]:
-    return {"question": e.question, "similar": list(e.similar), "answer": e.answer, "item_code": e.item_code,
-            "tags": list(e.tags)}
+    return {
+        "question": e.question,
+        "similar": list(e.similar),
+        "answer": e.answer,
+        "item_code": e.item_code,
+        "tags": list(e.tags),
+    }
 
 
 def entry_view(e: KbEntry, *, full: bool = True) -> dict[str, Any]:
@@ -50,14 +55,35 @@ def entry_view(e: KbEntry, *, full: bool = True) -> dict[str, Any]:
     return view
 
 
-async def _history(session: AsyncSession, e: KbEntry, action: str, actor: StaffPrincipal | None, now: datetime,
-                   note: str | None = None, *, first: bool = False) -> None:
-    seq = 0 if first else (await session.scalar(
-        select(func.max(KbEntryVersion.seq)).where(KbEntryVersion.entry_id == e.id))) or 0
-    session.add(KbEntryVersion(
-        entry_id=e.id, seq=seq + 1, version=e.version, action=action, status=e.status, snapshot=snapshot(e),
-        actor_id=actor.id if actor else None, actor_name=actor.name if actor else None, note=note, at=now,
-    ))
+async def _history(
+    session: AsyncSession,
+    e: KbEntry,
+    action: str,
+    actor: StaffPrincipal | None,
+    now: datetime,
+    note: str | None = None,
+    *,
+    first: bool = False,
+) -> None:
+    seq = (
+        0
+        if first
+        else (await session.scalar(select(func.max(KbEntryVersion.seq)).where(KbEntryVersion.entry_id == e.id))) or 0
+    )
+    session.add(
+        KbEntryVersion(
+            entry_id=e.id,
+            seq=seq + 1,
+            version=e.version,
+            action=action,
+            status=e.status,
+            snapshot=snapshot(e),
+            actor_id=actor.id if actor else None,
+            actor_name=actor.name if actor else None,
+            note=note,
+            at=now,
+        )
+    )
 
 
 async def get_entry(session: AsyncSession, key: str, *, lock: bool = False) -> KbEntry:
@@ -103,16 +129,32 @@ async def create(session: AsyncSession, data: dict[str, Any], actor: StaffPrinci
     await _check_item(session, data.get("item_code"))
     key = data.pop("key", None) or await _next_key(session)
     data = {"similar": [], "tags": [], **data}
-    e = KbEntry(key=key, status="draft", version=1, hits=0, useful=0, not_useful=0, author_id=actor.id,
-                created_at=now, updated_at=now, **data)
+    e = KbEntry(
+        key=key,
+        status="draft",
+        version=1,
+        hits=0,
+        useful=0,
+        not_useful=0,
+        author_id=actor.id,
+        created_at=now,
+        updated_at=now,
+        **data,
+    )
     session.add(e)
     await session.flush()
     await _history(session, e, "create", actor, now, first=True)
     return e
 
 
-async def edit(session: AsyncSession, key: str, data: dict[str, Any], actor: StaffPrincipal, now: datetime,
-               expected_version: int | None = None) -> KbEntry:
+async def edit(
+    session: AsyncSession,
+    key: str,
+    data: dict[str, Any],
+    actor: StaffPrincipal,
+    now: datetime,
+    expected_version: int | None = None,
+) -> KbEntry:
     e = await get_entry(session, key, lock=True)
     if expected_version is not None and expected_version != e.version:
         raise Conflict("该条目已被他人修改，请刷新后重试", version=e.version)
@@ -182,14 +224,24 @@ async def history(session: AsyncSession, key: str) -> list[dict[str, Any]]:
         select(KbEntryVersion).where(KbEntryVersion.entry_id == e.id).order_by(KbEntryVersion.seq)
     )
     return [
-        {"seq": r.seq, "version": r.version, "action": r.action, "status": r.status, "snapshot": r.snapshot,
-         "actor_id": r.actor_id, "actor_name": r.actor_name, "note": r.note, "at": r.at.isoformat()}
+        {
+            "seq": r.seq,
+            "version": r.version,
+            "action": r.action,
+            "status": r.status,
+            "snapshot": r.snapshot,
+            "actor_id": r.actor_id,
+            "actor_name": r.actor_name,
+            "note": r.note,
+            "at": r.at.isoformat(),
+        }
         for r in rows
     ]
 
 
-async def list_entries(session: AsyncSession, status: str | None, q: str | None, limit: int, offset: int
-                       ) -> tuple[int, list[KbEntry]]:
+async def list_entries(
+    session: AsyncSession, status: str | None, q: str | None, limit: int, offset: int
+) -> tuple[int, list[KbEntry]]:
     stmt = select(KbEntry)
     if status:
         stmt = stmt.where(KbEntry.status == status)
@@ -202,8 +254,16 @@ async def list_entries(session: AsyncSession, status: str | None, q: str | None,
 
 # ------------------------------------------------------------------------------------------ import / export
 
-async def import_file(session: AsyncSession, kb: KbFile, now: datetime, *, actor: StaffPrincipal | None = None,
-                      publish: bool = True, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+
+async def import_file(
+    session: AsyncSession,
+    kb: KbFile,
+    now: datetime,
+    *,
+    actor: StaffPrincipal | None = None,
+    publish: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
     """Upsert every entry by its key. ``publish``: the file is curated (the seed, an export): entries go live at
     once; otherwise they land as drafts for review. Unchanged entries are left alone (no new version)."""
     codes = set((await session.scalars(select(ServiceItem.code))).all())
@@ -214,13 +274,28 @@ async def import_file(session: AsyncSession, kb: KbFile, now: datetime, *, actor
     report = {"created": 0, "updated": 0, "unchanged": 0, "synonyms": 0}
     total = len(kb.entries)
     for n, d in enumerate(kb.entries, 1):
-        content = {"question": d.question, "similar": d.similar, "answer": d.answer, "item_code": d.item_code,
-                   "tags": d.tags}
+        content = {
+            "question": d.question,
+            "similar": d.similar,
+            "answer": d.answer,
+            "item_code": d.item_code,
+            "tags": d.tags,
+        }
         e = existing.get(d.key)
         created = False
         if e is None:
-            e = KbEntry(key=d.key, status="draft", version=1, hits=0, useful=0, not_useful=0, created_at=now,
-                        updated_at=now, author_id=actor.id if actor else None, **content)
+            e = KbEntry(
+                key=d.key,
+                status="draft",
+                version=1,
+                hits=0,
+                useful=0,
+                not_useful=0,
+                created_at=now,
+                updated_at=now,
+                author_id=actor.id if actor else None,
+                **content,
+            )
             session.add(e)
             await session.flush()
             report["created"] += 1
@@ -249,8 +324,14 @@ def _entry_data(e: KbEntry, published: bool) -> EntryData | None:
     doc = e.published_doc if published else snapshot(e)
     if doc is None:
         return None
-    return EntryData(key=e.key, question=doc["question"], similar=list(doc["similar"]), answer=doc["answer"],
-                     item_code=doc["item_code"], tags=list(doc["tags"]))
+    return EntryData(
+        key=e.key,
+        question=doc["question"],
+        similar=list(doc["similar"]),
+        answer=doc["answer"],
+        item_code=doc["item_code"],
+        tags=list(doc["tags"]),
+    )
 
 
 async def export_entries(session: AsyncSession, *, published_only: bool = True) -> list[EntryData]:
@@ -261,9 +342,11 @@ async def export_entries(session: AsyncSession, *, published_only: bool = True) 
 
 # ------------------------------------------------------------------------------------------ synonyms
 
+
 async def synonyms(session: AsyncSession) -> list[tuple[str, str]]:
-    rows = await session.execute(select(KbSynonym.term, KbSynonym.canonical).order_by(KbSynonym.canonical,
-                                                                                      KbSynonym.term))
+    rows = await session.execute(
+        select(KbSynonym.term, KbSynonym.canonical).order_by(KbSynonym.canonical, KbSynonym.term)
+    )
     return [(r.term, r.canonical) for r in rows]
 
 
@@ -287,38 +370,61 @@ async def delete_synonym(session: AsyncSession, term: str, now: datetime) -> Non
         raise NotFound("同义词")
     await session.delete(row)
     # Deleting leaves no row to carry a newer timestamp; touch an entry so the other workers notice.
-    await session.execute(update(KbEntry).where(KbEntry.id == select(func.min(KbEntry.id)).scalar_subquery())
-                          .values(updated_at=now))
+    await session.execute(
+        update(KbEntry).where(KbEntry.id == select(func.min(KbEntry.id)).scalar_subquery()).values(updated_at=now)
+    )
 
 
 # ------------------------------------------------------------------------------------------ usage
+
 
 async def count_hit(session: AsyncSession, key: str) -> None:
     await session.execute(update(KbEntry).where(KbEntry.key == key).values(hits=KbEntry.hits + 1))
 
 
-async def feedback(session: AsyncSession, key: str, useful: bool, now: datetime, *, comment: str | None = None,
-                   conversation_id: int | None = None) -> KbEntry:
+async def feedback(
+    session: AsyncSession,
+    key: str,
+    useful: bool,
+    now: datetime,
+    *,
+    comment: str | None = None,
+    conversation_id: int | None = None,
+) -> KbEntry:
     e = await get_entry(session, key)
     if e.published_doc is None:
         raise NotFound("知识条目")
-    session.add(KbFeedback(entry_id=e.id, useful=useful, comment=(comment or "")[:500] or None,
-                           conversation_id=conversation_id, at=now))
+    session.add(
+        KbFeedback(
+            entry_id=e.id, useful=useful, comment=(comment or "")[:500] or None, conversation_id=conversation_id, at=now
+        )
+    )
     column = KbEntry.useful if useful else KbEntry.not_useful
     await session.execute(update(KbEntry).where(KbEntry.id == e.id).values({column: column + 1}))
     return e
 
 
-async def log_unanswered(session: AsyncSession, question: str, best_key: str | None, best_score: float | None,
-                         now: datetime) -> None:
+async def log_unanswered(
+    session: AsyncSession, question: str, best_key: str | None, best_score: float | None, now: datetime
+) -> None:
     text = question.strip()[:500]
     norm = normalize(text)[:500]
     if not norm:
         return
     row = await session.scalar(select(KbUnanswered).where(KbUnanswered.normalized == norm))
     if row is None:
-        session.add(KbUnanswered(question=text, normalized=norm, best_key=best_key, best_score=best_score, count=1,
-                                 status="open", first_seen_at=now, last_seen_at=now))
+        session.add(
+            KbUnanswered(
+                question=text,
+                normalized=norm,
+                best_key=best_key,
+                best_score=best_score,
+                count=1,
+                status="open",
+                first_seen_at=now,
+                last_seen_at=now,
+            )
+        )
     else:
         row.count, row.last_seen_at, row.best_key, row.best_score = row.count + 1, now, best_key, best_score
         if row.status != "open":
@@ -326,21 +432,40 @@ async def log_unanswered(session: AsyncSession, question: str, best_key: str | N
 
 
 def unanswered_view(r: KbUnanswered) -> dict[str, Any]:
-    return {"id": r.id, "question": r.question, "count": r.count, "best_id": r.best_key, "best_score": r.best_score,
-            "status": r.status, "entry_id": r.entry_id, "first_seen_at": r.first_seen_at.isoformat(),
-            "last_seen_at": r.last_seen_at.isoformat()}
+    return {
+        "id": r.id,
+        "question": r.question,
+        "count": r.count,
+        "best_id": r.best_key,
+        "best_score": r.best_score,
+        "status": r.status,
+        "entry_id": r.entry_id,
+        "first_seen_at": r.first_seen_at.isoformat(),
+        "last_seen_at": r.last_seen_at.isoformat(),
+    }
 
 
 async def unanswered(session: AsyncSession, status: str, limit: int, offset: int) -> list[KbUnanswered]:
     rows = await session.scalars(
-        select(KbUnanswered).where(KbUnanswered.status == status)
-        .order_by(KbUnanswered.count.desc(), KbUnanswered.last_seen_at.desc()).limit(limit).offset(offset)
+        select(KbUnanswered)
+        .where(KbUnanswered.status == status)
+        .order_by(KbUnanswered.count.desc(), KbUnanswered.last_seen_at.desc())
+        .limit(limit)
+        .offset(offset)
     )
     return list(rows)
 
 
-async def resolve_unanswered(session: AsyncSession, row_id: int, actor: StaffPrincipal, now: datetime, *,
-                             key: str | None, data: dict[str, Any], dismiss: bool = False) -> KbEntry | None:
+async def resolve_unanswered(
+    session: AsyncSession,
+    row_id: int,
+    actor: StaffPrincipal,
+    now: datetime,
+    *,
+    key: str | None,
+    data: dict[str, Any],
+    dismiss: bool = False,
+) -> KbEntry | None:
     """One step from the queue: dismiss it, add the question to an existing entry (``key``) as a similar
     question, or create a new entry with it. Either way the entry is a draft to be reviewed."""
     row = await session.get(KbUnanswered, row_id)
@@ -353,7 +478,7 @@ async def resolve_unanswered(session: AsyncSession, row_id: int, actor: StaffPri
         row.status = "dismissed"
     elif key:
         e = await get_entry(session, key)
-        similar = list(e.similar) + [row.question]
+        similar = [*e.similar, row.question]
         entry = await edit(session, key, {**data, "similar": similar}, actor, now)
     else:
         entry = await create(session, {"question": row.question, **data}, actor, now)

@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import case_core.models  # noqa: F401  (registers the tables)
 import bot.models  # noqa: F401
+import case_core.models  # noqa: F401  (registers the tables)
 import knowledge_base.models  # noqa: F401
 from case_core.db import Base, make_engine
 

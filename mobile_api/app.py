@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await consult_runtime.warm()
         yield
         if state.checks is not None:
             await state.checks.drain()
@@ -103,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, me, items, cases, licences, staff, admin, ws, ocr, kb, consult_router):
         api.include_router(module.router)
     app.include_router(api)
-    consult.install(app, state, redis)
+    consult_runtime = consult.install(app, state, redis)
     app.include_router(bot_channels.router)  # Rasa's paths (/webhooks/rest/webhook, /model/parse) and WeChat's
     pages.install(app)  # /m/staff/ and /m/agent/: the pages served with the API
 

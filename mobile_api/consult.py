@@ -17,6 +17,7 @@ from typing import Any
 
 import requests
 from fastapi import FastAPI, WebSocket
+from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from bot import conversations as convs
@@ -27,7 +28,6 @@ from bot.nlu import Nlu
 from case_core.settings import Settings
 from knowledge_base.runtime import KnowledgeBase
 from mobile_api.deps import AppState
-from mobile_api.wechat import ConfigurableWeChatClient
 
 log = logging.getLogger("weijian.consult")
 
@@ -51,12 +51,27 @@ def as_text(message: dict[str, Any]) -> str:
     return text
 
 
+class ServiceAccountClient(WeChatClient):
+    """wechatpy's client with the token URL under the configured API root (wechatpy hard-codes the real host)."""
+
+    root = "https://api.weixin.qq.com/"
+
+    def fetch_access_token(self) -> dict[str, Any]:
+        return self._fetch_access_token(
+            url=f"{self.root}cgi-bin/token",
+            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+        )
+
+
 class ServiceAccount:
     """The WeChat service account (公众号): wechatpy's client for customer-service messages and user info."""
 
     def __init__(self, settings: Settings, redis_url: str | None) -> None:
-        self.appid, self.token, self.aes_key = settings.wechat_mp_appid, settings.wechat_mp_token, \
-            settings.wechat_mp_aes_key
+        self.appid, self.token, self.aes_key = (
+            settings.wechat_mp_appid,
+            settings.wechat_mp_token,
+            settings.wechat_mp_aes_key,
+        )
         self.configured = bool(settings.wechat_mp_appid and settings.wechat_mp_token)
         storage: Any = None
         if redis_url:
@@ -66,9 +81,11 @@ class ServiceAccount:
             storage = RedisStorage(redis.Redis.from_url(redis_url), prefix="weijian:wechat-mp")
         base = settings.wechat_api_base_url
         base = base if base.endswith("/") else base + "/"
-        self.client = ConfigurableWeChatClient(settings.wechat_mp_appid, settings.wechat_mp_secret, session=storage,
-                                               timeout=5)
-        self.client.API_BASE_URL = base
+        self.client = ServiceAccountClient(
+            settings.wechat_mp_appid, settings.wechat_mp_secret, session=storage, timeout=5
+        )
+        self.client.root = base
+        self.client.API_BASE_URL = base + "cgi-bin/"  # the service-account APIs live under cgi-bin/
 
     def send_text(self, openid: str, text: str) -> bool:
         """Blocking: call from a thread. False when WeChat refused or could not be reached (kept for retry)."""
@@ -106,6 +123,12 @@ class Consult:
 
     async def fresh(self) -> None:
         await self.kb.refresh(self.state.read_sessions)
+
+    async def warm(self) -> None:
+        """Build the index and train the NLU before the first message (at start-up): a first WeChat turn that
+        trains the model would miss the 5-second passive reply."""
+        await self.kb.refresh(self.state.read_sessions, force=True)
+        await asyncio.to_thread(lambda: self.engine.nlu)
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)
@@ -168,4 +191,3 @@ def install(app: FastAPI, state: AppState, redis: Any | None) -> Consult:
 
 def consult_of(app: Any) -> Consult:
     return app.state.consult
-

@@ -7,8 +7,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-import case_core.models  # noqa: F401  (registers the tables)
 import bot.models  # noqa: F401
+import case_core.models  # noqa: F401  (registers the tables)
 import knowledge_base.models  # noqa: F401
 from case_core.db import Base
 from case_core.settings import Settings

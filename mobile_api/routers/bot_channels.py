@@ -31,7 +31,7 @@ from case_core.models import Applicant
 from case_core.principals import ApplicantPrincipal
 from case_core.timeutil import utcnow
 from mobile_api.consult import Consult, as_text, consult_of, outgoing
-from mobile_api.deps import InfoDep, StateDep, app_state
+from mobile_api.deps import AppState, InfoDep, StateDep, app_state
 from mobile_api.errors import error_response
 
 log = logging.getLogger("weijian.bot")
@@ -64,32 +64,40 @@ def _scoped(sender: str, who: ApplicantPrincipal | None) -> str:
     return f"a{who.id}:{sender}" if who else f"anon:{sender}"
 
 
-async def run_turn(consult: Consult, *, channel: str, sender: str, text: str, applicant_id: int | None
-                   ) -> tuple[int, list[dict[str, Any]], list[int]]:
+async def run_turn(
+    consult: Consult, *, channel: str, sender: str, text: str, applicant_id: int | None
+) -> tuple[int, list[dict[str, Any]], list[int]]:
     """One turn under the conversation's lock, in its own transaction. Returns (conversation id, messages
     including any agent messages not yet delivered, the ids of the bot's messages stored in the transcript)."""
     await consult.fresh()
     state = consult.state
-    async with consult.locks.hold(f"{channel}:{sender}"):
-        async with state.write_sessions() as session, session.begin():
-            turn = await consult.engine.turn(session, channel=channel, sender=sender, text=text,
-                                             applicant_id=applicant_id, now=utcnow())
-            conv = turn.conversation
-            pending = await convs.undelivered(session, conv.id) if channel == "rest" else []
-            await convs.mark_delivered(session, [m.id for m in pending])
-            await session.flush()
-            return conv.id, [outgoing(m, "") for m in pending] + turn.messages, [m.id for m in turn.stored]
+    async with consult.locks.hold(f"{channel}:{sender}"), state.write_sessions() as session, session.begin():
+        turn = await consult.engine.turn(
+            session, channel=channel, sender=sender, text=text, applicant_id=applicant_id, now=utcnow()
+        )
+        conv = turn.conversation
+        pending = await convs.undelivered(session, conv.id) if channel == "rest" else []
+        await convs.mark_delivered(session, [m.id for m in pending])
+        await session.flush()
+        return conv.id, [outgoing(m, "") for m in pending] + turn.messages, [m.id for m in turn.stored]
 
 
 @router.post("/webhooks/rest/webhook")
 async def rest_webhook(body: WebhookIn, request: Request, state: StateDep, info: InfoDep) -> list[dict[str, Any]]:
     """Rasa's REST channel: ``{sender, message, metadata?}`` → ``[{recipient_id, text?, buttons?, custom?}]``."""
     who = _applicant(request)
-    if not await state.limiter.hit(f"bot:{who.id if who else info.ip}", limit=120, window_seconds=60):
+    if not await state.limiter.hit(
+        f"bot:{who.id if who else info.ip}", limit=state.settings.bot_messages_per_minute, window_seconds=60
+    ):
         raise TooManyRequests("消息发送太频繁，请稍后再试")
     consult = consult_of(request.app)
-    _, messages, _ = await run_turn(consult, channel="rest", sender=_scoped(body.sender, who), text=body.message,
-                                    applicant_id=who.id if who else None)
+    _, messages, _ = await run_turn(
+        consult,
+        channel="rest",
+        sender=_scoped(body.sender, who),
+        text=body.message,
+        applicant_id=who.id if who else None,
+    )
     return [{"recipient_id": body.sender, **{k: v for k, v in m.items() if k != "recipient_id"}} for m in messages]
 
 
@@ -99,8 +107,9 @@ async def rest_health() -> dict:
 
 
 @router.get("/webhooks/rest/messages")
-async def rest_pending(request: Request, sender: Annotated[str, Query(min_length=1, max_length=128)]
-                       ) -> list[dict[str, Any]]:
+async def rest_pending(
+    request: Request, sender: Annotated[str, Query(min_length=1, max_length=128)]
+) -> list[dict[str, Any]]:
     """Messages for this sender not yet delivered (an agent's reply, the rating prompt): the REST channel's way
     to receive what nobody asked for in the same request. Each is handed out once."""
     who = _applicant(request)
@@ -129,11 +138,12 @@ async def model_parse(body: ParseIn, request: Request) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------ WebSocket
 
+
 @router.websocket("/api/v1/bot/ws")
 async def chat_socket(ws: WebSocket, sender: str = "default", token: str | None = None) -> None:
     """Send ``{"message": "..."}``; receive arrays of bot messages (Rasa's shape), and agents' replies as they
     come. Closes with 4401 for a bad token, 4400 for a bad frame is answered with an error frame instead."""
-    state = app_state(ws)
+    state: AppState = ws.app.state.weijian
     who: ApplicantPrincipal | None = None
     if token:
         try:
@@ -168,8 +178,9 @@ async def chat_socket(ws: WebSocket, sender: str = "default", token: str | None 
                 await ws.send_json({"error": {"code": "request_invalid", "message": "消息格式不正确", "details": None}})
                 continue
             try:
-                cid, messages, _ = await run_turn(consult, channel="websocket", sender=scoped, text=text,
-                                                  applicant_id=who.id if who else None)
+                cid, messages, _ = await run_turn(
+                    consult, channel="websocket", sender=scoped, text=text, applicant_id=who.id if who else None
+                )
             except CaseError as exc:
                 await ws.send_json({"error": {"code": exc.code, "message": exc.message, "details": None}})
                 continue
@@ -184,6 +195,7 @@ async def chat_socket(ws: WebSocket, sender: str = "default", token: str | None 
 
 # ------------------------------------------------------------------------------------------ WeChat
 
+
 def _bad_request(code: str, message: str) -> Response:
     return error_response(400, code, message)
 
@@ -194,8 +206,9 @@ def _crypto(consult: Consult) -> WeChatCrypto | None:
 
 
 @router.get("/webhooks/wechat")
-async def wechat_verify(request: Request, signature: str = "", timestamp: str = "", nonce: str = "",
-                        echostr: str = "") -> Response:
+async def wechat_verify(
+    request: Request, signature: str = "", timestamp: str = "", nonce: str = "", echostr: str = ""
+) -> Response:
     """WeChat's server check when the URL is configured: echo ``echostr`` if the signature is ours."""
     consult = consult_of(request.app)
     if not consult.mp.configured:
@@ -208,8 +221,14 @@ async def wechat_verify(request: Request, signature: str = "", timestamp: str = 
 
 
 @router.post("/webhooks/wechat")
-async def wechat_message(request: Request, signature: str = "", timestamp: str = "", nonce: str = "",
-                         msg_signature: str = "", encrypt_type: str = "raw") -> Response:
+async def wechat_message(
+    request: Request,
+    signature: str = "",
+    timestamp: str = "",
+    nonce: str = "",
+    msg_signature: str = "",
+    encrypt_type: str = "raw",
+) -> Response:
     """Messages from WeChat users. Plain mode checks ``signature``; safe mode (``encrypt_type=aes``) decrypts
     with wechatpy's WeChatCrypto (which checks ``msg_signature``) and encrypts the reply. The reply goes back
     passively if the turn is done within ``passive_reply_seconds``; otherwise WeChat gets "success" and the
@@ -255,7 +274,9 @@ async def wechat_message(request: Request, signature: str = "", timestamp: str =
     state = app_state(request)
     try:
         async with state.write_sessions() as session, session.begin():
-            seen = (await session.execute(select(WechatInbound.reply_xml).where(WechatInbound.msg_id == msg_id))).first()
+            seen = (
+                await session.execute(select(WechatInbound.reply_xml).where(WechatInbound.msg_id == msg_id))
+            ).first()
             if seen is not None:
                 return Response(seen.reply_xml or "success", media_type="application/xml")
             session.add(WechatInbound(msg_id=msg_id, at=utcnow()))
@@ -275,8 +296,9 @@ async def wechat_message(request: Request, signature: str = "", timestamp: str =
         return Response("success", media_type="text/plain")
     response = render(text)
     async with state.write_sessions() as session, session.begin():
-        await session.execute(update(WechatInbound).where(WechatInbound.msg_id == msg_id)
-                              .values(reply_xml=bytes(response.body).decode()))
+        await session.execute(
+            update(WechatInbound).where(WechatInbound.msg_id == msg_id).values(reply_xml=bytes(response.body).decode())
+        )
     return response
 
 
@@ -308,8 +330,9 @@ def _later(consult: Consult, task: asyncio.Task[Any]) -> None:
 
     async def send() -> None:
         async with consult.state.write_sessions() as session, session.begin():
-            await session.execute(update(ConversationMessage).where(ConversationMessage.id.in_(stored))
-                                  .values(delivered=False))
+            await session.execute(
+                update(ConversationMessage).where(ConversationMessage.id.in_(stored)).values(delivered=False)
+            )
         await consult.deliver(conv_id)
 
     consult.spawn(send())

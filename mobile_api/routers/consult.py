@@ -29,17 +29,21 @@ AgentDep = Annotated[StaffPrincipal, Depends(agent)]
 
 
 @router.get("/conversations")
-async def queue(who: AgentDep, session: SessionDep,
-                state: Literal["waiting_human", "human", "closed"] | None = None,
-                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict:
+async def queue(
+    who: AgentDep,
+    session: SessionDep,
+    state: Literal["waiting_human", "human", "closed"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict:
     """Without ``state``: every waiting conversation (oldest handoff first) and the agent's own open ones."""
     rows = await convs.queue(session, who, state, limit)
     return {"conversations": [{**convs.conversation_view(c), "messages": n} for c, n in rows]}
 
 
 @router.get("/conversations/{conv_id}")
-async def conversation(conv_id: int, who: AgentDep, session: SessionDep,
-                       after_id: Annotated[int, Query(ge=0)] = 0) -> dict:
+async def conversation(
+    conv_id: int, who: AgentDep, session: SessionDep, after_id: Annotated[int, Query(ge=0)] = 0
+) -> dict:
     """The conversation with its transcript (``after_id`` for the lines after one already shown)."""
     conv = await convs.for_agent(session, conv_id, who)
     lines = await convs.transcript(session, conv_id, after_id=after_id)
@@ -63,8 +67,7 @@ class ReplyIn(BaseModel):
 
 
 @router.post("/conversations/{conv_id}/messages", status_code=201)
-async def reply(conv_id: int, body: ReplyIn, who: AgentDep, session: SessionDep, now: NowDep,
-                request: Request) -> dict:
+async def reply(conv_id: int, body: ReplyIn, who: AgentDep, session: SessionDep, now: NowDep, request: Request) -> dict:
     _, msg = await convs.reply(session, conv_id, who, body.text.strip() or body.text, now)
     view = convs.message_view(msg)
     await session.commit()

@@ -50,8 +50,9 @@ def search_results(kb: KnowledgeBase, q: str, k: int) -> dict:
 
 
 @router.get("/search")
-async def search(kb: KbDep, q: Annotated[str, Query(max_length=10_000)] = "",
-                 k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict:
+async def search(
+    kb: KbDep, q: Annotated[str, Query(max_length=10_000)] = "", k: Annotated[int, Query(ge=1, le=50)] = 5
+) -> dict:
     """Ranked published entries for a question: ``{"results": [{"id", "question", "score"}]}``, score 0..1."""
     return search_results(kb, q, k)
 
@@ -78,8 +79,9 @@ class FeedbackIn(BaseModel):
 
 
 @router.post("/answers/{key}/feedback")
-async def answer_feedback(key: str, body: FeedbackIn, session: SessionDep, state: StateDep, info: InfoDep,
-                          now: NowDep) -> dict:
+async def answer_feedback(
+    key: str, body: FeedbackIn, session: SessionDep, state: StateDep, info: InfoDep, now: NowDep
+) -> dict:
     if not await state.limiter.hit(f"kbfeedback:{info.ip}", limit=60, window_seconds=60):
         raise TooManyRequests("操作太频繁，请稍后再试")
     e = await service.feedback(session, key, body.useful, now, comment=body.comment)
@@ -87,6 +89,7 @@ async def answer_feedback(key: str, body: FeedbackIn, session: SessionDep, state
 
 
 # ------------------------------------------------------------------------------------------ curation
+
 
 class EntryIn(BaseModel):
     question: str = Field(min_length=1, max_length=500)
@@ -115,11 +118,14 @@ async def _commit_and_refresh(request: Request, session: SessionDep) -> None:
 
 
 @router.get("/entries")
-async def list_entries(_: AgentDep, session: SessionDep,
-                       status: Literal["draft", "in_review", "published", "archived"] | None = None,
-                       q: Annotated[str | None, Query(max_length=100)] = None,
-                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                       offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+async def list_entries(
+    _: AgentDep,
+    session: SessionDep,
+    status: Literal["draft", "in_review", "published", "archived"] | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
     total, rows = await service.list_entries(session, status, q, limit, offset)
     return {"total": total, "entries": [service.entry_view(e, full=False) for e in rows]}
 
@@ -188,8 +194,7 @@ async def hit_test(body: HitTestIn, _: AgentDep, kb: KbDep, state: StateDep) -> 
     return {
         "decision": decision,
         "thresholds": {"answer": s.kb_answer_threshold, "suggest": s.kb_suggest_threshold},
-        "results": [{"id": h.key, "question": h.question, "score": h.score, "item_code": h.item_code}
-                    for h in hits],
+        "results": [{"id": h.key, "question": h.question, "score": h.score, "item_code": h.item_code} for h in hits],
     }
 
 
@@ -218,10 +223,13 @@ async def delete_synonym(term: str, _: AgentDep, session: SessionDep, now: NowDe
 
 
 @router.get("/unanswered")
-async def unanswered(_: AgentDep, session: SessionDep,
-                     status: Literal["open", "resolved", "dismissed"] = "open",
-                     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                     offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+async def unanswered(
+    _: AgentDep,
+    session: SessionDep,
+    status: Literal["open", "resolved", "dismissed"] = "open",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict:
     rows = await service.unanswered(session, status, limit, offset)
     return {"questions": [service.unanswered_view(r) for r in rows]}
 
@@ -246,8 +254,7 @@ async def resolve(row_id: int, body: ResolveIn, who: AgentDep, session: SessionD
 
 
 @router.post("/import")
-async def import_yaml(request: Request, who: AgentDep, session: SessionDep, now: NowDep,
-                      publish: bool = False) -> dict:
+async def import_yaml(request: Request, who: AgentDep, session: SessionDep, now: NowDep, publish: bool = False) -> dict:
     """Import YAML sent as the request body (seed or Rasa ``faq/<key>`` format). Entries land as drafts unless a
     reviewer imports with ``publish=true``."""
     if publish and not who.has(Role.KB_REVIEWER):
@@ -265,8 +272,9 @@ async def import_yaml(request: Request, who: AgentDep, session: SessionDep, now:
 
 
 @router.get("/export")
-async def export_yaml(_: AgentDep, session: SessionDep, format: Literal["seed", "rasa"] = "seed",
-                      published_only: bool = True) -> Response:
+async def export_yaml(
+    _: AgentDep, session: SessionDep, format: Literal["seed", "rasa"] = "seed", published_only: bool = True
+) -> Response:
     entries = await service.export_entries(session, published_only=published_only)
     body = dump_rasa(entries) if format == "rasa" else dump_seed(entries, await service.synonyms(session))
     return Response(body, media_type="application/yaml; charset=utf-8")

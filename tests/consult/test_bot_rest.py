@@ -56,7 +56,7 @@ async def test_between_the_thresholds_the_bot_offers_the_top_entries_as_buttons(
     assert 2 <= len(buttons) <= 4 and buttons[-1]["payload"] == "/request_human"
     assert all(b["payload"].startswith("/choose_faq") for b in buttons[:-1])
     picked = await say(api, "1", sender="s1")  # a number picks a button (how WeChat users choose)
-    assert picked[0]["custom"]["faq_id"] == json.loads(buttons[0]["payload"][len("/choose_faq"):])["faq_id"]
+    assert picked[0]["custom"]["faq_id"] == json.loads(buttons[0]["payload"][len("/choose_faq") :])["faq_id"]
 
 
 async def test_unanswerable_questions_are_queued_for_agents_and_then_handed_over(api: Api) -> None:
@@ -67,12 +67,16 @@ async def test_unanswerable_questions_are_queued_for_agents_and_then_handed_over
     queue = (await api.client.get("/api/v1/kb/unanswered", headers=await api.staff("zixun"))).json()["questions"]
     assert {"量子计算机的原理是什么", "怎么训练一只猫握手"} <= {q["question"] for q in queue}
     row = next(q for q in queue if q["question"] == "怎么训练一只猫握手")
-    r = await api.client.post(f"/api/v1/kb/unanswered/{row['id']}/resolve",
-                              json={"answer": "本平台不解答与政务服务无关的问题。"}, headers=await api.staff("zixun"))
+    r = await api.client.post(
+        f"/api/v1/kb/unanswered/{row['id']}/resolve",
+        json={"answer": "本平台不解答与政务服务无关的问题。"},
+        headers=await api.staff("zixun"),
+    )
     assert r.status_code == 200 and r.json()["entry"]["question"] == "怎么训练一只猫握手"
     assert r.json()["entry"]["status"] == "draft"
-    again = await api.client.post(f"/api/v1/kb/unanswered/{row['id']}/resolve", json={"dismiss": True},
-                                  headers=await api.staff("zixun"))
+    again = await api.client.post(
+        f"/api/v1/kb/unanswered/{row['id']}/resolve", json={"dismiss": True}, headers=await api.staff("zixun")
+    )
     assert again.status_code == 409
     await api.client.post(f"/api/v1/kb/entries/{r.json()['entry']['id']}/archive", headers=await api.staff("zixun"))
 
@@ -116,16 +120,19 @@ async def test_handoff_claim_reply_close_and_rating(api: Api) -> None:
     claimed = await api.client.post(f"/api/v1/consult/conversations/{conv['id']}/claim", headers=agent)
     assert claimed.status_code == 200
     assert "我的护士证有问题" in [m["text"] for m in claimed.json()["transcript"]]
-    other = await api.client.post(f"/api/v1/consult/conversations/{conv['id']}/claim",
-                                  headers=await api.staff("zixunzz"))
+    other = await api.client.post(
+        f"/api/v1/consult/conversations/{conv['id']}/claim", headers=await api.staff("zixunzz")
+    )
     assert other.status_code in (404, 409)
 
-    r = await api.client.post(f"/api/v1/consult/conversations/{conv['id']}/messages",
-                              json={"text": "您好，请说明具体问题。"}, headers=agent)
+    r = await api.client.post(
+        f"/api/v1/consult/conversations/{conv['id']}/messages", json={"text": "您好，请说明具体问题。"}, headers=agent
+    )
     assert r.status_code == 201
     assert await say(api, "证书上名字错了", sender="h1", who=alice) != []  # gets the agent's messages
-    r = await api.client.post(f"/api/v1/consult/conversations/{conv['id']}/messages",
-                              json={"text": "请提交变更申请。"}, headers=agent)
+    r = await api.client.post(
+        f"/api/v1/consult/conversations/{conv['id']}/messages", json={"text": "请提交变更申请。"}, headers=agent
+    )
     pending = (await api.client.get("/webhooks/rest/messages", params={"sender": "h1"}, headers=alice)).json()
     assert [m["text"] for m in pending] == ["请提交变更申请。"]
     assert pending[0]["custom"]["type"] == "agent_message"
@@ -138,8 +145,9 @@ async def test_handoff_claim_reply_close_and_rating(api: Api) -> None:
     assert "感谢您的评价" in thanks[0]["text"]
     done = (await api.client.get(f"/api/v1/consult/conversations/{conv['id']}", headers=agent)).json()
     assert done["rating"] == 5
-    again = await api.client.post(f"/api/v1/consult/conversations/{conv['id']}/messages", json={"text": "x"},
-                                  headers=agent)
+    again = await api.client.post(
+        f"/api/v1/consult/conversations/{conv['id']}/messages", json={"text": "x"}, headers=agent
+    )
     assert again.status_code == 409
 
 

@@ -84,13 +84,15 @@ async def test_an_entry_walks_draft_review_published_archived_and_search_follows
     assert found[0]["id"] == key
 
     # An edit goes back to review; the published text stays in service until the edit is published.
-    r = await api.client.patch(f"{KB}/entries/{key}", json={"answer": "新的答案。", "expected_version": 1},
-                               headers=await api.staff("zixun"))
+    r = await api.client.patch(
+        f"{KB}/entries/{key}", json={"answer": "新的答案。", "expected_version": 1}, headers=await api.staff("zixun")
+    )
     assert r.status_code == 200 and r.json()["status"] == "draft" and r.json()["version"] == 2
     served = (await api.client.get(f"{KB}/answers/{key}")).json()
     assert served["answer"] == NEW["answer"]
-    stale = await api.client.patch(f"{KB}/entries/{key}", json={"answer": "x", "expected_version": 1},
-                                   headers=await api.staff("zixun"))
+    stale = await api.client.patch(
+        f"{KB}/entries/{key}", json={"answer": "x", "expected_version": 1}, headers=await api.staff("zixun")
+    )
     assert stale.status_code == 409
 
     await _archive(api, key)
@@ -107,8 +109,9 @@ async def test_publishing_needs_a_reviewer_other_than_the_author(api: Api) -> No
     await api.client.post(f"{KB}/entries/{key}/submit", headers=await api.staff("zixun"))
     r = await api.client.post(f"{KB}/entries/{key}/publish", headers=await api.staff("zixun"))
     assert r.status_code == 403  # not a reviewer
-    r = await api.client.post(f"{KB}/entries/{key}/reject", json={"note": "答案不完整"},
-                              headers=await api.staff("zixunzz"))
+    r = await api.client.post(
+        f"{KB}/entries/{key}/reject", json={"note": "答案不完整"}, headers=await api.staff("zixunzz")
+    )
     assert r.status_code == 200 and r.json()["status"] == "draft"
     r = await api.client.post(f"{KB}/entries/{key}/publish", headers=await api.staff("zixunzz"))
     assert r.status_code == 409 and r.json()["error"]["code"] == "kb_invalid_state"
@@ -116,8 +119,9 @@ async def test_publishing_needs_a_reviewer_other_than_the_author(api: Api) -> No
 
 
 async def test_hit_test_shows_ranked_scores_and_the_bot_decision(api: Api) -> None:
-    r = await api.client.post(f"{KB}/hit-test", json={"q": "医师首次执业注册需要准备哪些材料", "k": 3},
-                              headers=await api.staff("zixun"))
+    r = await api.client.post(
+        f"{KB}/hit-test", json={"q": "医师首次执业注册需要准备哪些材料", "k": 3}, headers=await api.staff("zixun")
+    )
     body = r.json()
     assert r.status_code == 200 and body["decision"] == "answer"
     assert body["results"][0]["id"] == "faq-0001" and len(body["results"]) == 3
@@ -164,8 +168,12 @@ responses:
   utter_faq/test-import-1:
     - text: 导入问题甲的答案。
 """
-    r = await api.client.post(f"{KB}/import", content=text.encode(), headers={**reviewer,
-                              "content-type": "application/yaml"}, params={"publish": "true"})
+    r = await api.client.post(
+        f"{KB}/import",
+        content=text.encode(),
+        headers={**reviewer, "content-type": "application/yaml"},
+        params={"publish": "true"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["created"] == 1
     found = (await api.client.get(f"{KB}/search", params={"q": "测试导入的问题甲"})).json()["results"]
@@ -174,7 +182,8 @@ responses:
     assert "intent: faq/test-import-1" in exported.text and "intent: faq/faq-0001" in exported.text
     bad = await api.client.post(f"{KB}/import", content=b"entries: [", headers=reviewer)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "kb_file_invalid"
-    drafts_only = await api.client.post(f"{KB}/import", content=text.encode(), headers=await api.staff("zixun"),
-                                        params={"publish": "true"})
+    drafts_only = await api.client.post(
+        f"{KB}/import", content=text.encode(), headers=await api.staff("zixun"), params={"publish": "true"}
+    )
     assert drafts_only.status_code == 403
     await _archive(api, "test-import-1")

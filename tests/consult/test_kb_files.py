@@ -52,7 +52,12 @@ responses:
     kb = parse(text)
     assert len(kb.entries) == 1
     e = kb.entries[0]
-    assert (e.key, e.question, e.similar, e.answer) == ("opening_hours", "大厅几点开门", ["周末上班吗"], "工作日9:00-17:00。")
+    assert (e.key, e.question, e.similar, e.answer) == (
+        "opening_hours",
+        "大厅几点开门",
+        ["周末上班吗"],
+        "工作日9:00-17:00。",
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,20 @@ from bot.evaluate import evaluate
 from bot.nlu import Nlu
 from bot.training import load_domain, load_nlu, load_rules, parse_example
 
-REQUIRED_INTENTS = {"greet", "goodbye", "thank", "ask_guide", "ask_materials", "ask_time_limit", "ask_fee",
-                    "ask_where", "query_progress", "request_human", "complain", "out_of_scope"}
+REQUIRED_INTENTS = {
+    "greet",
+    "goodbye",
+    "thank",
+    "ask_guide",
+    "ask_materials",
+    "ask_time_limit",
+    "ask_fee",
+    "ask_where",
+    "query_progress",
+    "request_human",
+    "complain",
+    "out_of_scope",
+}
 ITEMS = {"GD-WJ-XK-0003": "护士执业注册（首次注册）", "GD-WJ-GG-0001": "出生医学证明补发"}
 
 
@@ -57,7 +69,7 @@ def test_serial_numbers_and_service_items_are_extracted(nlu: Nlu) -> None:
     ents = {e["entity"]: e for e in result["entities"]}
     assert ents["serial_no"]["value"] == "WJ202601050000128"
     assert ents["service_item"]["value"] == "GD-WJ-XK-0003"  # the lookup maps to the item code
-    assert result["text"][ents["service_item"]["start"]:ents["service_item"]["end"]] == "护士注册"
+    assert result["text"][ents["service_item"]["start"] : ents["service_item"]["end"]] == "护士注册"
 
 
 def test_the_catalogue_item_names_are_a_lookup_too(nlu: Nlu) -> None:
