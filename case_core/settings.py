@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     # Material OCR (ocr package): engine, worker processes (one engine each), onnxruntime threads per worker,
     # the longest one image may take, and how long an upload waits for its checks before answering without.
     ocr_check_uploads: bool = True  # run the material check on every upload
+    ocr_queue: str = "auto"  # auto: rq (workers: `weijian ocr worker`) when redis_url is set, else local; or local / rq
     ocr_engine: str = "rapidocr"  # or "paddle" (needs paddleocr + ocr_paddle_model_dir)
     ocr_paddle_model_dir: Path | None = None
     ocr_workers: int = 1

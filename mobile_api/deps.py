@@ -23,7 +23,8 @@ from mobile_api.kv import RateLimiter
 from mobile_api.push import PushHub
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
-from ocr.pool import EngineConfig, OcrPool
+from ocr.pool import EngineConfig, OcrPool, Runner
+from ocr.queue import RqRunner
 from ocr.service import CheckContext
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -40,17 +41,21 @@ class AppState:
     wechat: MiniProgram
     push: PushHub
     reads: PgReads | None = None  # the raw read pool, PostgreSQL only
-    ocr: OcrPool | None = None  # started on first use: a process that never reads a material spawns no worker
+    ocr: Runner | None = None  # started on first use: a process that never reads a material spawns no worker
     checks: CheckContext | None = None
 
-    def ocr_pool(self) -> OcrPool:
+    def ocr_pool(self) -> Runner:
         if self.ocr is None:
             s = self.settings
-            self.ocr = OcrPool(
-                EngineConfig(s.ocr_engine, s.ocr_threads, s.ocr_paddle_model_dir),
-                workers=s.ocr_workers,
-                timeout=s.ocr_timeout_seconds,
-            )
+            queue = s.ocr_queue if s.ocr_queue != "auto" else ("rq" if s.redis_url else "local")
+            if queue == "rq" and s.redis_url:
+                self.ocr = RqRunner(s.redis_url, timeout=s.ocr_timeout_seconds)
+            else:
+                self.ocr = OcrPool(
+                    EngineConfig(s.ocr_engine, s.ocr_threads, s.ocr_paddle_model_dir),
+                    workers=s.ocr_workers,
+                    timeout=s.ocr_timeout_seconds,
+                )
         return self.ocr
 
     def material_checks(self) -> CheckContext:

@@ -117,7 +117,7 @@ def _show(kind: str, value: str) -> str:
 # ------------------------------------------------------------------ dates
 
 
-def _add_months(d: date, months: int) -> date:
+def add_months(d: date, months: int) -> date:
     y, m = divmod(d.month - 1 + months, 12)
     for day in (d.day, 30, 29, 28):
         try:
@@ -151,7 +151,7 @@ def check_validity(spec: MaterialSpec, fields: dict[str, str], today: date, find
         field = spec.validity.get("field")
         start = _iso(fields.get(field or ""))
         if start is not None:
-            expired_on = _add_months(start, int(spec.validity.get("months", 0)))
+            expired_on = add_months(start, int(spec.validity.get("months", 0)))
     if expired_on is not None and expired_on < today:
         findings.append(
             Finding(

@@ -23,11 +23,30 @@ def add_parser(sub: Any) -> None:
     ins.add_argument("--form", help='what the applicant typed, as JSON: {"name": "…", "id_number": "…"}')
     ins.add_argument("--today", help="judge validity as of this date (YYYY-MM-DD); default: today")
     ins.add_argument("--text", action="store_true", help="also print the lines read (contains personal data)")
+    work = osub.add_parser("worker", help="run material checks queued in Redis (needs WEIJIAN_REDIS_URL)")
+    work.add_argument("--burst", action="store_true", help="stop when the queue is empty")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from ocr import inputs, registry
     from ocr.pool import EngineConfig, make_inspector
+
+    config = EngineConfig(settings.ocr_engine, settings.ocr_threads, settings.ocr_paddle_model_dir)
+    if args.ocr_command == "worker":
+        if not settings.redis_url:
+            _print(
+                {
+                    "error": {
+                        "code": "no_redis",
+                        "message": "WEIJIAN_REDIS_URL 未设置：未配置 Redis 时材料识别在 API 进程内运行",
+                    }
+                }
+            )
+            return 2
+        from ocr.jobs import run_worker
+
+        run_worker(settings.redis_url, config, burst=args.burst)
+        return 0
 
     try:
         try:
@@ -46,7 +65,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     inspector = make_inspector(EngineConfig(settings.ocr_engine, settings.ocr_threads, settings.ocr_paddle_model_dir))
     result = inspector.inspect(data, expect=expect, form=form, today=today)
     out = result.as_dict(with_text=args.text)
-    out.pop("meta", None) if not args.text else None
+    if not args.text:
+        out.pop("meta", None)  # the shape: {material_type, confidence, fields, findings, timings_ms}
     _print(out)
     return 0
 

@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 log = logging.getLogger("weijian.ocr")
 
@@ -54,6 +54,18 @@ def _warm() -> bool:
 
 class OcrTimeout(Exception):
     pass
+
+
+class Runner(Protocol):
+    """Runs checks somewhere other than the event loop: OcrPool (local processes) or ocr.queue.RqRunner."""
+
+    async def inspect(
+        self, data: bytes, *, expect: str | None = None, form: dict[str, Any] | None = None, today: date
+    ) -> dict[str, Any]: ...
+
+    async def warm_up(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class OcrPool:

@@ -20,8 +20,9 @@ from case_core.models import Applicant, Case, Material, MaterialCheck
 from case_core.services import materials as material_service
 from case_core.services.cases import read_secret
 from case_core.timeutil import utcnow
-from ocr.checks import mask_id
-from ocr.pool import OcrPool, OcrTimeout
+from ocr import registry
+from ocr.checks import add_months, mask_id
+from ocr.pool import OcrTimeout, Runner
 
 log = logging.getLogger("weijian.ocr")
 
@@ -46,7 +47,7 @@ FORM_KEYS = {
 class CheckContext:
     sessions: async_sessionmaker[AsyncSession]
     ctx: CoreContext
-    pool: OcrPool
+    pool: Runner
     publish: Publish | None = None
     wait_seconds: float = 4.0
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -102,6 +103,23 @@ def summary(result: dict[str, Any] | None, typed: dict[str, str], *, status: str
     }
 
 
+def valid_until(material_type: str, fields: dict[str, str]) -> date | None:
+    spec = registry.load().get(material_type)
+    if spec is None:
+        return None
+    rule = spec.validity
+    try:
+        if rule.get("rule") == "date_range" and fields.get(rule.get("to_field", "")) not in (None, "长期"):
+            return date.fromisoformat(fields[rule["to_field"]])
+        if rule.get("rule") == "expiry_field" and fields.get(rule.get("field", "")) not in (None, "长期"):
+            return date.fromisoformat(fields[rule["field"]])
+        if rule.get("rule") == "months_from_field" and fields.get(rule.get("field", "")):
+            return add_months(date.fromisoformat(fields[rule["field"]]), int(rule.get("months", 0)))
+    except ValueError:
+        return None
+    return None
+
+
 def _store(check: MaterialCheck, cipher: FieldCipher, result: dict[str, Any], now: datetime) -> None:
     check.status = "done"
     check.material_type = result.get("material_type")
@@ -127,6 +145,11 @@ async def _save(cc: CheckContext, material_id: int, result: dict[str, Any] | Non
             _store(check, cc.ctx.cipher, result, now)
             typed = await typed_values(session, cc.ctx, case)
             material.check_doc = summary(result, typed, status="done")
+            if result.get("material_type") == material.material_type:
+                # The document's own dates bound how long it may be reused (case_core.services.materials).
+                until = valid_until(material.material_type, result.get("fields", {}))
+                if until is not None:
+                    material.valid_until = until
         else:
             check.status, check.error, check.finished_at = "failed", error, now
             material.check_doc = {"status": "failed", "error": error}

@@ -131,3 +131,13 @@ def test_what_was_typed_is_compared_with_what_was_read() -> None:
     assert _codes(findings) == ["name_mismatch", "id_mismatch"]
     assert findings[0].suggestion == "张三"
     assert ID not in findings[1].message
+
+
+def test_the_documents_own_dates_bound_its_reuse() -> None:
+    from ocr.service import valid_until
+
+    assert valid_until("health_check_report", {"check_date": "2026-05-31"}) == date(2026, 11, 30)
+    assert valid_until("resident_id_card", {"valid_from": "2016-01-01", "valid_to": "2036-01-01"}) == date(2036, 1, 1)
+    assert valid_until("resident_id_card", {"valid_to": "长期"}) is None
+    assert valid_until("nurse_practice_cert", {"valid_to": "2027-03-01"}) == date(2027, 3, 1)
+    assert valid_until("diploma", {"graduation_date": "2020-07-01"}) is None

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import subprocess
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -14,16 +18,31 @@ from sqlalchemy import select
 
 from case_core.models import MaterialCheck
 from ocr.pool import OcrPool
+from ocr.queue import RqRunner
 from ocr.samples import TEST_FONTS, Sample, available_fonts, make_sample
 from tests.support.api import Api
 
 
+@pytest.fixture(scope="session")
+def rq_worker(settings: Any) -> Iterator[None]:
+    """With Redis (the PostgreSQL+Redis run), checks go through rq to a real `weijian ocr worker` process."""
+    if not settings.redis_url:
+        yield
+        return
+    env = {**os.environ, "WEIJIAN_REDIS_URL": settings.redis_url, "WEIJIAN_OCR_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "mobile_api.cli", "ocr", "worker"], env=env)
+    yield
+    proc.terminate()
+    proc.wait(30)
+
+
 @pytest.fixture
-def checking(app: Any, ocr_pool: OcrPool) -> Any:
-    """The app with material checks on, sharing one warm OCR worker across tests."""
+def checking(app: Any, ocr_pool: OcrPool, rq_worker: None) -> Any:
+    """The app with material checks on: on SQLite through the local worker pool (one warm worker shared by the
+    tests), with Redis through the rq queue and the worker process above."""
     state = app.state.weijian
     state.settings = state.settings.model_copy(update={"ocr_check_uploads": True, "ocr_upload_wait_seconds": 60})
-    state.ocr = ocr_pool
+    state.ocr = RqRunner(state.settings.redis_url, timeout=120) if state.settings.redis_url else ocr_pool
     return state
 
 
