@@ -77,17 +77,22 @@ async def call(app: FastAPI, path: str, token: str | None, method: str = "GET") 
     return status
 
 
-async def drive(app: FastAPI, path: str, token: str | None, n: int, concurrency: int) -> tuple[float, float]:
-    """n requests, ``concurrency`` at a time; returns (requests per wall second, CPU µs per request)."""
+async def drive(
+    app: FastAPI, path: str, token: str | None, n: int, concurrency: int, paths: list[str] | None = None
+) -> tuple[float, float]:
+    """n requests, ``concurrency`` at a time; returns (requests per wall second, CPU µs per request). With
+    ``paths``, each request POSTs to the next of them (submit: a draft of its own per request)."""
     left = n
+    todo = list(paths or ())
 
     async def worker() -> None:
         nonlocal left
         while left > 0:
             left -= 1
-            status = await call(app, path, token)
+            target, method = (todo.pop(), "POST") if paths else (path, "GET")
+            status = await call(app, target, token, method)
             if status != 200:
-                raise RuntimeError(f"{path}: HTTP {status}")
+                raise RuntimeError(f"{target}: HTTP {status}")
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -176,7 +181,20 @@ async def run(args: argparse.Namespace, urls: Urls) -> None:
         async with app.router.lifespan_context(app):
             await round_trips(app, fx, urls)
             rows = []
+            batch = 1
             for name in names:
+                if name == "submit":  # every request submits a draft of its own
+                    from bench.seed import add_drafts
+
+                    n = args.requests // 2
+                    ids = await add_drafts(urls, fx, n + n // 5, batch=batch)
+                    batch += 1
+                    paths = [f"/api/v1/cases/{i}/submit" for i in ids]
+                    await drive(app, "", fx.submit_token, n // 5, args.concurrency, paths[n:])  # warm-up
+                    rps, cpu_us = await drive(app, "", fx.submit_token, n, args.concurrency, paths[:n])
+                    rows.append((name, rps, cpu_us))
+                    log(f"{name:15} {rps:8,.0f} req/s in-process   {cpu_us:7,.0f} µs CPU/request")
+                    continue
                 path, token = targets[name]
                 await drive(app, path, token, args.requests // 5, args.concurrency)  # warm-up
                 rps, cpu_us = await drive(app, path, token, args.requests, args.concurrency)
@@ -215,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database-url", default=os.environ.get("WEIJIAN_BENCH_DATABASE_URL")
                    or os.environ.get("WEIJIAN_TEST_DATABASE_URL"))  # fmt: skip
     p.add_argument("--endpoints", default="bare,deps-def,deps-async,orm-one-row,raw-asyncpg,detail-5,detail-500,"
-                   "proto-detail-5,tasks-todo,tasks-finished")  # fmt: skip
+                   "proto-detail-5,tasks-todo,tasks-finished,submit")  # fmt: skip
     p.add_argument("--database", default="weijian_bench", help="database to drop, recreate and use")
     p.add_argument("--force-drop", action="store_true", help="drop the database even if something is connected to it")
     p.add_argument("--requests", type=int, default=2000)

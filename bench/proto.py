@@ -32,7 +32,7 @@ from case_core import calendar, queries
 from case_core.domain.errors import NotFound
 from case_core.principals import ApplicantPrincipal
 from case_core.timeutil import utcnow
-from mobile_api.deps import _bearer, app_state
+from mobile_api.deps import app_state, bearer
 from mobile_api.responses import json_response
 
 EVENT_COLUMNS = ("id", "at", "actor_type", "actor_name", "action", "from_status", "to_status", "step_key",
@@ -74,7 +74,7 @@ _TOKENS_MAX = 10_000
 
 def applicant(request: Request) -> ApplicantPrincipal:
     """The caller, from a per-process cache of verified tokens (checked for expiry on every use)."""
-    token = _bearer(request)
+    token = bearer(request)
     hit = _TOKENS.get(token)
     if hit is not None and hit[1] > time.time():
         return hit[0]

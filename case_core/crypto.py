@@ -11,8 +11,10 @@ import hashlib
 import hmac
 import json
 import os
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.hmac import HMAC
@@ -39,6 +41,10 @@ class FieldCipher:
             raise ValueError("an encryption secret is required")
         self._key = _derive(secret, "sm4")[:16]
         self._index_key = _derive(secret, "blind-index")
+        # A ciphertext always decrypts to the same text (each encryption has its own IV, so equal plaintexts
+        # still differ): remember the latest few, since the same case is read again and again (an applicant
+        # following progress, a write answering with what it just read). Bounded, per process, like the key.
+        self._plain = lru_cache(maxsize=2048)(self._decrypt)
 
     def encrypt(self, plaintext: str) -> str:
         iv = os.urandom(16)
@@ -48,6 +54,9 @@ class FieldCipher:
         return PREFIX + base64.b64encode(iv + enc.update(data) + enc.finalize()).decode()
 
     def decrypt(self, token: str) -> str:
+        return self._plain(token)
+
+    def _decrypt(self, token: str) -> str:
         if not token.startswith(PREFIX):
             raise ValueError("not an SM4 token")
         raw = base64.b64decode(token[len(PREFIX) :])
@@ -61,7 +70,7 @@ class FieldCipher:
         return self.encrypt(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
     def decrypt_json(self, token: str) -> Any:
-        return json.loads(self.decrypt(token))
+        return orjson.loads(self.decrypt(token))  # a fresh object each time: callers may change it
 
     def blind_index(self, value: str) -> str:
         """Deterministic keyed hash for exact-match search on an encrypted value."""

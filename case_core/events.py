@@ -4,7 +4,10 @@
 
 * **in-transaction** (``add_listener``): called synchronously by the case service right after a timeline event is
   added, inside the same transaction. It may ``session.add()`` rows (an outbox row, say) so that they commit or roll
-  back together with the event; it must do no I/O of its own.
+  back together with the event; it must do no I/O of its own. ``case`` and ``event`` are to be read, not changed
+  or attached to new rows: refer to them by id (``case.id``). They are the ORM objects on the general path and
+  read-only snapshots with the same column attributes on PostgreSQL's submission path (``services.submit_pg``);
+  ``event.id`` may still be None on the general path (the event is flushed with the transaction).
 * **after-commit** (``after_commit``): a callback queued on the session that runs once the transaction has
   committed (and is dropped on rollback). That is the place for pushes over a WebSocket: never announce what might
   still roll back.

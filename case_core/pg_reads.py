@@ -61,6 +61,11 @@ class PgReads:
         async with pool.acquire() as conn:
             return await conn.fetch(sql, *args)
 
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn:
+            return await conn.fetchval(sql, *args)
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()

@@ -41,7 +41,7 @@ events = CaseEvent.__table__
 EVENTS_PAGE = 50
 
 
-def _iso(value: datetime | date | None) -> str | None:
+def iso(value: datetime | date | None) -> str | None:
     if value is None:
         return None
     # Always six fractional digits, as the database renders them too (Python drops them when they are zero).
@@ -68,7 +68,8 @@ def deadline_view(row: Any, cal: WorkCalendar, now: datetime, yellow_days: int) 
         left = paused_days_left
         light = Light.RED if left < 0 else Light.YELLOW if left < yellow_days else Light.GREEN
     else:
-        at = paused_since or now
+        # Working days are China's: the same "today" as the task list's light filters (``_light_condition``).
+        at = local_date(paused_since or now)
         light, left = light_for(cal, Deadline(due, provisional, False), at, yellow_days)
     return {
         "due_date": due.isoformat(),
@@ -82,7 +83,7 @@ def deadline_view(row: Any, cal: WorkCalendar, now: datetime, yellow_days: int) 
 def _event_out(r: Any) -> dict[str, Any]:
     return {
         "id": r.id,
-        "at": _iso(r.at),
+        "at": iso(r.at),
         "actor_type": r.actor_type,
         "actor_name": r.actor_name,
         "action": r.action,
@@ -146,7 +147,7 @@ _PG_ACTION_LABEL = (
     + " ".join(f"WHEN {_sql_text(k)} THEN {_sql_text(v)}" for k, v in ACTION_LABELS.items())
     + " ELSE x.action END"
 )
-_PG_DETAIL = f"""
+PG_DETAIL = f"""
 SELECT c.*, pv.steps, d.path AS department_path, d.name AS department_name,
        e.level AS ev_level, e.aspects AS ev_aspects, e.comment AS ev_comment, e.created_at AS ev_at,
        l.licence_no AS lic_no, l.licence_type AS lic_type, l.issued_at AS lic_issued_at,
@@ -182,7 +183,7 @@ class Page:
 EventsPage = Page | list[dict[str, Any]]
 
 
-class _RecordView:
+class RecordView:
     """Attribute access over an asyncpg Record, like a SQLAlchemy Row."""
 
     __slots__ = ("_values",)
@@ -197,15 +198,20 @@ class _RecordView:
             raise AttributeError(name) from None
 
 
-def _detail_from_record(record: Any) -> tuple[Any, EventsPage] | None:
-    if record is None:
-        return None
+def detail_parts(record: Any) -> tuple[dict[str, Any], str, int]:
+    """A ``PG_DETAIL`` record as (the row's values, the timeline page's JSON text, its number of events)."""
     values = dict(record)
     for key in _PG_JSON_COLUMNS:
         if isinstance(values.get(key), str):
             values[key] = orjson.loads(values[key])
-    page = Page(orjson.Fragment(values.pop("page_json")), int(values.pop("page_len")))
-    return _RecordView(values), page
+    return values, values.pop("page_json"), int(values.pop("page_len"))
+
+
+def _detail_from_record(record: Any) -> tuple[Any, EventsPage] | None:
+    if record is None:
+        return None
+    values, page_json, page_len = detail_parts(record)
+    return RecordView(values), Page(orjson.Fragment(page_json), page_len)
 
 
 async def case_row_with_events(session: AsyncSession, case_id: int) -> tuple[Any, EventsPage] | None:
@@ -216,12 +222,12 @@ async def case_row_with_events(session: AsyncSession, case_id: int) -> tuple[Any
         row = await case_row(session, case_id)
         return None if row is None else (row, await case_events(session, case_id))
     raw = await conn.get_raw_connection()
-    return _detail_from_record(await raw.driver_connection.fetchrow(_PG_DETAIL, case_id))  # type: ignore[union-attr]
+    return _detail_from_record(await raw.driver_connection.fetchrow(PG_DETAIL, case_id))  # type: ignore[union-attr]
 
 
 async def pooled_case_row_with_events(reads: PgReads, case_id: int) -> tuple[Any, EventsPage] | None:
     """The same read on the raw read pool, outside any transaction (GET requests on PostgreSQL)."""
-    return _detail_from_record(await reads.fetchrow(_PG_DETAIL, case_id))
+    return _detail_from_record(await reads.fetchrow(PG_DETAIL, case_id))
 
 
 def case_detail(
@@ -275,7 +281,7 @@ def case_detail(
             "extension_days": row.extension_days,
         },
         "evaluation": (
-            {"level": row.ev_level, "aspects": row.ev_aspects, "comment": row.ev_comment, "created_at": _iso(row.ev_at)}
+            {"level": row.ev_level, "aspects": row.ev_aspects, "comment": row.ev_comment, "created_at": iso(row.ev_at)}
             if row.ev_level is not None
             else None
         ),
@@ -283,17 +289,17 @@ def case_detail(
             {
                 "licence_no": row.lic_no,
                 "licence_type": row.lic_type,
-                "issued_at": _iso(row.lic_issued_at),
-                "valid_until": _iso(row.lic_valid_until),
+                "issued_at": iso(row.lic_issued_at),
+                "valid_until": iso(row.lic_valid_until),
                 "status": row.lic_status,
             }
             if row.lic_no
             else None
         ),
-        "created_at": _iso(row.created_at),
-        "submitted_at": _iso(row.submitted_at),
-        "accepted_at": _iso(row.accepted_at),
-        "finished_at": _iso(row.finished_at),
+        "created_at": iso(row.created_at),
+        "submitted_at": iso(row.submitted_at),
+        "accepted_at": iso(row.accepted_at),
+        "finished_at": iso(row.finished_at),
         "version": row.version,
     }
 
@@ -313,9 +319,9 @@ def _list_row(r: Any, cal: WorkCalendar, now: datetime, yellow_days: int) -> dic
         "status_label": STATUS_LABELS[r.status],
         "step": r.step_key,
         "step_name": STEP_LABELS.get(r.step_key or ""),
-        "created_at": _iso(r.created_at),
-        "submitted_at": _iso(r.submitted_at),
-        "finished_at": _iso(r.finished_at),
+        "created_at": iso(r.created_at),
+        "submitted_at": iso(r.submitted_at),
+        "finished_at": iso(r.finished_at),
         "deadline": deadline_view(r, cal, now, yellow_days),
         "version": r.version,
     }
@@ -428,8 +434,11 @@ def _view_condition(view: str, roles: frozenset[str]) -> Any:
     return and_(c.status.in_(sorted(FINISHED_STATUSES - {Status.WITHDRAWN})), c.finished_at.is_not(None))
 
 
-def _tasks_statement(view: str, roles: tuple[str, ...], light: str | None, by_item: bool, search: bool) -> Any:
-    """The task-list query for one shape; what varies per request is in named bind parameters."""
+def _tasks_statement(
+    view: str, roles: tuple[str, ...], light: str | None, by_item: bool, search: bool, numbered: bool = False
+) -> Any:
+    """The task-list query for one shape; what varies per request is in named bind parameters. ``numbered`` adds
+    the row's place in the order (``rn``), for the PostgreSQL page that is aggregated into JSON."""
     c = cases.c
     stmt = (
         select(*_LIST_COLUMNS)
@@ -456,6 +465,8 @@ def _tasks_statement(view: str, roles: tuple[str, ...], light: str | None, by_it
                 c.item_name.like(bindparam("q_like", required=False), escape="\\"),
             )
         )
+    if numbered:
+        stmt = stmt.add_columns(func.row_number().over(order_by=order).label("rn"))
     return stmt.order_by(*order).limit(bindparam("limit", required=False)).offset(bindparam("offset", required=False))
 
 
@@ -477,13 +488,79 @@ def _task_shape(shape: tuple[Any, ...]) -> Any:
     return stmt
 
 
+def _sql_case(column: str, labels: dict[str, str]) -> str:
+    return (
+        f"CASE {column} "
+        + " ".join(f"WHEN {_sql_text(k)} THEN {_sql_text(v)}" for k, v in labels.items())
+        + " ELSE NULL END"
+    )
+
+
+def _sql_ts(column: str) -> str:
+    """A timestamptz as ``iso`` renders it (UTC, six fractional digits)."""
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')"""
+
+
+def _sql_weekdays_upto(day: str) -> str:
+    """``clock._weekdays_upto``: Monday–Friday days from 0001-01-01 (a Monday) up to and including ``day``."""
+    return f"((({day}) - DATE '0001-01-01') / 7 * 5 + least((({day}) - DATE '0001-01-01') % 7 + 1, 5))"
+
+
+# ``deadline_view`` in SQL, for a row ``s`` of the task page; $today / $yellow are the request's. The working days
+# between "today" (or the day the clock stopped) and the due date are Monday–Friday arithmetic corrected by the
+# calendar's overrides in between: a range scan of a few rows of calendar_days, always the current calendar.
+_FINISHED_SQL = ", ".join(_sql_text(x) for x in sorted(FINISHED_STATUSES))
+_PG_DEADLINE = f"""CASE
+  WHEN s.due_date IS NULL THEN NULL
+  WHEN s.status IN ({_FINISHED_SQL}) THEN json_build_object(
+      'due_date', to_char(s.due_date, 'YYYY-MM-DD'), 'provisional', s.deadline_provisional, 'paused', false,
+      'days_left', NULL, 'light', NULL)
+  ELSE (SELECT json_build_object(
+      'due_date', to_char(s.due_date, 'YYYY-MM-DD'), 'provisional', s.deadline_provisional,
+      'paused', s.paused_since IS NOT NULL, 'days_left', k.left_days,
+      'light', CASE WHEN NOT k.frozen AND k.at_day > s.due_date THEN 'red'
+                    WHEN k.left_days < 0 THEN 'red'
+                    WHEN k.left_days < $yellow THEN 'yellow' ELSE 'green' END)
+    FROM (SELECT f.frozen, f.at_day,
+                 CASE WHEN f.frozen THEN s.paused_days_left
+                      ELSE {_sql_weekdays_upto("s.due_date")} - {_sql_weekdays_upto("f.at_day")}
+                           + (SELECT coalesce(sum(
+                                  CASE WHEN cd.is_workday AND extract(isodow FROM cd.day) >= 6 THEN 1
+                                       WHEN NOT cd.is_workday AND extract(isodow FROM cd.day) <= 5 THEN -1
+                                       ELSE 0 END
+                                  * CASE WHEN s.due_date >= f.at_day THEN 1 ELSE -1 END), 0)
+                              FROM calendar_days cd
+                              WHERE cd.day > least(f.at_day, s.due_date) AND cd.day <= greatest(f.at_day, s.due_date))
+                 END AS left_days
+          FROM (SELECT s.paused_since IS NOT NULL AND s.paused_days_left IS NOT NULL AS frozen,
+                       coalesce(((s.paused_since AT TIME ZONE 'UTC') + interval '8 hours')::date, $today) AS at_day) f
+         ) k)
+END"""
+
+# ``_list_row`` in SQL: the page arrives as the JSON array the API sends.
+_PG_LIST_ROW = f"""json_build_object(
+  'id', s.id, 'serial_no', s.serial_no, 'item_code', s.item_code, 'item_name', s.item_name,
+  'implementing_body', s.department_name, 'applicant_name', s.applicant_name, 'status', s.status,
+  'status_label', {_sql_case("s.status", STATUS_LABELS)}, 'step', s.step_key,
+  'step_name', {_sql_case("s.step_key", STEP_LABELS)},
+  'created_at', {_sql_ts("s.created_at")}, 'submitted_at', {_sql_ts("s.submitted_at")},
+  'finished_at', {_sql_ts("s.finished_at")}, 'deadline', {_PG_DEADLINE}, 'version', s.version)"""
+
+
 def _pg_task_sql(shape: tuple[Any, ...]) -> _Compiled:
-    """The shape compiled once for asyncpg ($1, $2 … in a fixed order)."""
+    """The shape compiled once for asyncpg ($1, $2 … in a fixed order), wrapped so that PostgreSQL returns the
+    page as one JSON text: no Python per row."""
     hit = _PG_TASK_SQL.get(shape)
     if hit is None:
-        compiled = _task_shape(shape).compile(dialect=pg_asyncpg.dialect(), compile_kwargs={"render_postcompile": True})
+        view, roles, light, by_item, search = shape
+        stmt = _tasks_statement(view, roles, light, by_item, search, numbered=True)
+        compiled = stmt.compile(dialect=pg_asyncpg.dialect(), compile_kwargs={"render_postcompile": True})
+        names = tuple(compiled.positiontup or ())
+        today, yellow = f"${len(names) + 1}::date", f"${len(names) + 2}::int"
+        row = _PG_LIST_ROW.replace("$today", today).replace("$yellow", yellow)
+        sql = f"SELECT coalesce(json_agg({row} ORDER BY s.rn), '[]'::json)::text FROM ({compiled}) s"
         hit = _PG_TASK_SQL[shape] = _Compiled(
-            sql=str(compiled), names=tuple(compiled.positiontup or ()), defaults=dict(compiled.params)
+            sql=sql, names=(*names, "deadline_today", "deadline_yellow_days"), defaults=dict(compiled.params)
         )
     return hit
 
@@ -525,14 +602,13 @@ async def staff_tasks(
         "serial": term.upper(),
         "q_like": "%" + _like_prefix(term) + "%",
     }
-    rows: Any
     if reads is not None:
         compiled = _pg_task_sql(shape)
-        values = {**compiled.defaults, **params}
-        rows = [_RecordView(dict(r)) for r in await reads.fetch(compiled.sql, *(values[n] for n in compiled.names))]
-    else:
-        assert session is not None
-        rows = (await session.execute(_task_shape(shape), params)).all()
+        values = {**compiled.defaults, **params, "deadline_today": today, "deadline_yellow_days": yellow_days}
+        page = await reads.fetchval(compiled.sql, *(values[n] for n in compiled.names))
+        return {"view": view, "items": orjson.Fragment(page)}
+    assert session is not None
+    rows = (await session.execute(_task_shape(shape), params)).all()
     return {"view": view, "items": [_list_row(r, cal, now, yellow_days) for r in rows]}
 
 
@@ -582,7 +658,7 @@ async def applicant_licences(session: AsyncSession, applicant_id: int) -> list[d
             "material_type": lic.material_type,
             "holder_name": lic.holder_name,
             "issued_at": lic.issued_at.isoformat(),
-            "valid_until": _iso(lic.valid_until),
+            "valid_until": iso(lic.valid_until),
             "status": lic.status,
             "case_id": lic.case_id,
             "item_code": code,

@@ -3,7 +3,8 @@ caller (applicant or staff, from the bearer token), the core context, the reques
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -41,6 +42,7 @@ class AppState:
     wechat: MiniProgram
     push: PushHub
     reads: PgReads | None = None  # the raw read pool, PostgreSQL only
+    clock: Callable[[], datetime] = utcnow  # "now" for every request (tests set it to walk through the calendar)
     ocr: Runner | None = None  # started on first use: a process that never reads a material spawns no worker
     checks: CheckContext | None = None
 
@@ -74,10 +76,9 @@ def app_state(request: Request) -> AppState:  # plain helper, not a dependency b
     return request.app.state.weijian
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request. Writes on SQLite take the write lock up front (see case_core.db)."""
-    state = app_state(request)
-    maker = state.read_sessions if request.method in SAFE_METHODS else state.write_sessions
+@asynccontextmanager
+async def unit_of_work(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session whose transaction commits when the block ends and rolls back on any error."""
     async with maker() as session:
         try:
             yield session
@@ -88,7 +89,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-def _bearer(request: Request) -> str:
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request. Writes on SQLite take the write lock up front (see case_core.db)."""
+    state = app_state(request)
+    async with unit_of_work(state.read_sessions if request.method in SAFE_METHODS else state.write_sessions) as s:
+        yield s
+
+
+def bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
@@ -97,11 +105,11 @@ def _bearer(request: Request) -> str:
 
 
 async def current_applicant(request: Request) -> ApplicantPrincipal:
-    return app_state(request).tokens.applicant(_bearer(request))
+    return app_state(request).tokens.applicant(bearer(request))
 
 
 async def current_staff(request: Request) -> StaffPrincipal:
-    return app_state(request).tokens.staff(_bearer(request))
+    return app_state(request).tokens.staff(bearer(request))
 
 
 async def request_info(request: Request) -> RequestInfo:
@@ -112,8 +120,8 @@ async def core_context(request: Request) -> CoreContext:
     return app_state(request).ctx
 
 
-async def now() -> datetime:
-    return utcnow()
+async def now(request: Request) -> datetime:
+    return app_state(request).clock()
 
 
 async def read_detail(state: AppState, case_id: int) -> tuple[Any, queries.EventsPage] | None:

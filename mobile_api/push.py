@@ -145,12 +145,15 @@ class PushHub:
                     await pubsub.aclose()
 
     async def close(self) -> None:
+        """Send what is still being published (briefly), then stop listening."""
+        if self._background:
+            await asyncio.wait(tuple(self._background), timeout=2)
+        for task in tuple(self._background):
+            task.cancel()
         if self._listener is not None:
             self._listener.cancel()
             with suppress(asyncio.CancelledError):
                 await self._listener
-        for task in tuple(self._background):
-            task.cancel()
 
 
 def announce_case_event(session: AsyncSession, case: Case, event: CaseEvent) -> None:

@@ -147,6 +147,7 @@ async def app(settings: Settings) -> AsyncIterator[object]:
 
         redis.Redis.from_url(settings.redis_url).flushdb()
     yield application
+    await application.state.weijian.push.close()  # pushes still in flight go out now, not into the next test
     if application.state.weijian.reads is not None:  # no lifespan under ASGITransport: close by hand
         await application.state.weijian.reads.close()
     await engine.dispose()

@@ -41,7 +41,6 @@ from case_core.models import (
 from case_core.notices import compose
 from case_core.principals import ApplicantPrincipal, RequestInfo, StaffPrincipal
 from case_core.services import audit
-from case_core.services.materials import active_material_types
 from case_core.timeutil import local_date
 
 NAME_KEYS = ("applicant_name", "entity_name", "institution_name", "newborn_name")
@@ -132,7 +131,7 @@ async def create(session: AsyncSession, *, applicant: ApplicantPrincipal, item_c
     return case
 
 
-def read_secret(ctx: CoreContext, case: Case) -> dict[str, Any]:
+def read_secret(ctx: CoreContext, case: Any) -> dict[str, Any]:
     return ctx.cipher.decrypt_json(case.secret) if case.secret else {"form": {}, "delivery": {}}
 
 
@@ -262,7 +261,7 @@ class ActionRequest:
 async def _facts(
     session: AsyncSession,
     ctx: CoreContext,
-    case: Case,
+    case: Any,  # a Case, or a row with its columns (``submit_pg``)
     fields: tuple[FieldDef, ...],
     steps: tuple[StepDef, ...],
     action: Action,
@@ -271,7 +270,8 @@ async def _facts(
     if action is Action.SUBMIT:
         item = await get_item(session, case.item_code)
         secret = read_secret(ctx, case)
-        present = await active_material_types(session, case_id=case.id)
+        # The case row's material list is the active materials, rewritten with every change to them.
+        present = {m["material_type"] for m in case.materials_doc or ()}
         names = {m["material_id"]: m.get("name") for m in item.data.get("materials", [])}
         type_names = await material_type_names(session)
         facts["missing_materials"] = tuple(
@@ -538,13 +538,22 @@ async def submit(
     applicant: ApplicantPrincipal,
     now: datetime,
     info: RequestInfo | None = None,
-) -> Case:
-    """申办 / 补正后重新提交. Idempotent: a second tap on an already submitted case changes nothing."""
+) -> tuple[Any, Any] | None:
+    """申办 / 补正后重新提交. Idempotent: a second tap on an already submitted case changes nothing.
+
+    Returns the case as submitted (detail row, timeline page) when the way it went already has it (a draft on
+    PostgreSQL: ``submit_pg``), else None (read it in the same transaction)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from case_core.services import submit_pg  # a draft's submission in two statements
+
+        done = await submit_pg.submit_draft(session, ctx, case_id=case_id, applicant=applicant, now=now, info=info)
+        if done is not None:
+            return done
     case = await get_for_applicant(session, case_id=case_id, applicant=applicant)
     if case.status == Status.SUBMITTED:
-        return case
+        return None
     try:
-        return await _apply(
+        await _apply(
             session,
             ctx,
             case,
@@ -561,9 +570,9 @@ async def submit(
         # written in this transaction, so rolling all of it back loses nothing.
         await session.rollback()
         await session.refresh(case)
-        if case.status == Status.SUBMITTED:
-            return case
-        raise
+        if case.status != Status.SUBMITTED:
+            raise
+    return None
 
 
 async def withdraw(

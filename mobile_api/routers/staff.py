@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_core import calendar, queries
@@ -21,7 +21,18 @@ from case_core.models import Applicant, Material
 from case_core.principals import StaffPrincipal
 from case_core.services import accounts, audit
 from case_core.services import cases as case_service
-from mobile_api.deps import CtxDep, CurrentStaff, InfoDep, NowDep, SessionDep, StateDep, read_detail, work_calendar
+from mobile_api import hot
+from mobile_api.deps import (
+    CtxDep,
+    CurrentStaff,
+    InfoDep,
+    NowDep,
+    SessionDep,
+    read_detail,
+    request_info,
+    unit_of_work,
+    work_calendar,
+)
 from mobile_api.responses import file_response, json_response
 
 router = APIRouter(prefix="/staff", tags=["staff"])
@@ -64,33 +75,37 @@ class BatchIn(BaseModel):
         return self
 
 
-@router.get("/tasks")
-async def tasks(
-    state: StateDep,
-    staff: CurrentStaff,
-    now: NowDep,
-    view: Literal["todo", "done", "finished"] = "todo",
-    light: Literal["green", "yellow", "red"] | None = None,
-    item_code: str | None = None,
-    q: Annotated[str | None, Field(max_length=64)] = None,
-    limit: Annotated[int, Field(ge=1, le=100)] = 20,
-    offset: Annotated[int, Field(ge=0)] = 0,
-) -> Response:
-    # A hot read: the raw read pool on PostgreSQL (no session), the calendar from the process cache.
+class TaskQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    view: Literal["todo", "done", "finished"] = "todo"
+    light: Literal["green", "yellow", "red"] | None = None
+    item_code: str | None = Field(default=None, max_length=32)
+    q: str | None = Field(default=None, max_length=64)
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0)
+
+
+@router.get("/tasks", openapi_extra=hot.openapi(query_model=TaskQuery))
+async def tasks(request: Request) -> Response:
+    """待办 / 已办 / 办结 of the caller, in their department and below, with lights. A hot read: no FastAPI
+    dependencies (``mobile_api.hot``), the raw read pool on PostgreSQL (the page rendered as JSON by the
+    database), the calendar from the process cache."""
+    state, staff, now = hot.caller_staff(request)
+    p = hot.query(TaskQuery, request)
     cal = await work_calendar(state)
     args: dict[str, Any] = dict(
         staff_id=staff.id,
         roles=staff.roles,
         department_path=staff.department_path,
-        view=view,
+        view=p.view,
         cal=cal,
         now=now,
         yellow_days=state.ctx.yellow_days,
-        light=light,
-        item_code=item_code,
-        q=q,
-        limit=limit,
-        offset=offset,
+        light=p.light,
+        item_code=p.item_code,
+        q=p.q,
+        limit=p.limit,
+        offset=p.offset,
     )
     if state.reads is not None:
         return json_response(await queries.staff_tasks(None, reads=state.reads, **args))
@@ -146,39 +161,41 @@ async def _staff_detail(
     return _render(row, page, cal, ctx, staff, now, row.form_masked or {}, row.delivery_masked or {}, True)
 
 
-@router.get("/cases/{case_id}")
-async def staff_case(
-    case_id: int,
-    session: SessionDep,
-    state: StateDep,
-    staff: CurrentStaff,
-    now: NowDep,
-    info: InfoDep,
-    reveal: bool = False,
-) -> Response:
-    """Personal data is masked; ``?reveal=true`` (role pii_reader) shows it in the clear and is audited."""
-    if not reveal:
+class DetailQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    reveal: bool = False
+
+
+@router.get("/cases/{case_id}", openapi_extra=hot.openapi(path=("case_id",), query_model=DetailQuery))
+async def staff_case(request: Request) -> Response:
+    """A case of the caller's department or below (another is 404). Personal data is masked; ``?reveal=true``
+    (role pii_reader) shows it in the clear and is audited. The masked read is a hot one (see ``tasks``)."""
+    state, staff, now = hot.caller_staff(request)
+    case_id = hot.path_int(request, "case_id")
+    if not hot.query(DetailQuery, request).reveal:
         row, page = _in_scope(await read_detail(state, case_id), staff)
         cal = await work_calendar(state)
         masked = _render(row, page, cal, state.ctx, staff, now, row.form_masked or {}, row.delivery_masked or {}, True)
         return json_response(masked)
     if not staff.has(Role.PII_READER):
         raise Forbidden("您没有查看个人完整信息的权限")
-    row, page = _in_scope(await queries.case_row_with_events(session, case_id), staff)
-    secret = state.ctx.cipher.decrypt_json(row.secret) if row.secret else {}
-    form, delivery = secret.get("form", {}), secret.get("delivery", {})
-    audit.record(
-        session,
-        actor_type="staff",
-        actor_id=staff.id,
-        action="pii.read",
-        now=now,
-        info=info,
-        case_id=case_id,
-        target="case.form",
-        detail={"fields": sorted(form)},
-    )
-    cal = await calendar.get_calendar(session)
+    info = await request_info(request)
+    async with unit_of_work(state.write_sessions) as session:  # the audit row commits with the read
+        row, page = _in_scope(await queries.case_row_with_events(session, case_id), staff)
+        secret = state.ctx.cipher.decrypt_json(row.secret) if row.secret else {}
+        form, delivery = secret.get("form", {}), secret.get("delivery", {})
+        audit.record(
+            session,
+            actor_type="staff",
+            actor_id=staff.id,
+            action="pii.read",
+            now=now,
+            info=info,
+            case_id=case_id,
+            target="case.form",
+            detail={"fields": sorted(form)},
+        )
+        cal = await calendar.get_calendar(session)
     return json_response(_render(row, page, cal, state.ctx, staff, now, form, delivery, False))
 
 

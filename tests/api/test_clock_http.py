@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from mobile_api import deps
 from tests.support.api import Api
 
 
@@ -16,7 +15,7 @@ def at(day: date, hour: int = 10) -> datetime:
 class Clock:
     def __init__(self, api: Api) -> None:
         self.now = at(date(2025, 9, 26))
-        api.app.dependency_overrides[deps.now] = lambda: self.now  # type: ignore[attr-defined]
+        api.app.state.weijian.clock = lambda: self.now  # type: ignore[attr-defined]
 
 
 async def accepted_case(api: Api, clock: Clock, day: date) -> dict:

@@ -29,8 +29,12 @@ async def live(host: str, headers: dict[str, str]) -> AsyncIterator[ClientConnec
         yield ws
 
 
-async def next_message(ws: ClientConnection) -> dict[str, Any]:
-    return orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+async def next_message(ws: ClientConnection, case_id: int | None = None) -> dict[str, Any]:
+    """The next message (about ``case_id``: staff hear of every case of their department)."""
+    while True:
+        message = orjson.loads(await asyncio.wait_for(ws.recv(), 5))
+        if case_id is None or message.get("case_id") == case_id:
+            return message
 
 
 async def nothing_arrives(ws: ClientConnection) -> bool:
@@ -57,7 +61,7 @@ async def test_applicant_and_department_staff_hear_of_a_case_and_nobody_else_doe
     ):
         r = await api.client.post(f"/api/v1/cases/{case['id']}/submit", headers=alice)
         assert r.status_code == 200, r.text
-        task = await next_message(clerk_ws)
+        task = await next_message(clerk_ws, case["id"])
         assert task == {
             "type": "case_event",
             "case_id": case["id"],
