@@ -26,6 +26,7 @@ from mobile_api.deps import (
     InfoDep,
     NowDep,
     SessionDep,
+    StateDep,
     read_detail,
     request_info,
     unit_of_work,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from case_core.domain.errors import CaseError, TooManyRequests, Unauthenticated
 from case_core.timeutil import local_date
 from case_core.uploads import too_large
-from mobile_api.deps import NowDep, StateDep, _bearer
+from mobile_api.deps import NowDep, StateDep, bearer
 from ocr import inputs, registry
 from ocr.pool import OcrTimeout
 
@@ -32,7 +32,7 @@ async def inspect(
     form: Annotated[str | None, Form()] = None,
     today: Annotated[str | None, Form()] = None,
 ) -> dict:
-    claims = state.tokens.decode(_bearer(request))
+    claims = state.tokens.decode(bearer(request))
     if claims.get("typ") not in {"applicant", "staff"}:
         raise Unauthenticated()
     # OCR costs about a second of CPU: bound it per account.
