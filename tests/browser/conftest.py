@@ -3,7 +3,7 @@
 The server runs in a subprocess on a free port with its own SQLite database and the demo data (``weijian demo``),
 exactly as a newcomer starts it; applicants act on it through the HTTP API. No browser is downloaded: Playwright
 drives ``/usr/bin/chromium`` (``WEIJIAN_CHROMIUM`` overrides), which ``scripts/services`` installs. Screenshots go
-to ``test-artifacts/screenshots/`` (``WEIJIAN_ARTIFACTS_DIR`` overrides), kept by CI as artifacts.
+to ``test-artifacts/screenshots/`` (``WEIJIAN_ARTIFACTS_DIR`` overrides), the directory to keep as a CI artifact.
 
 These tests need no ``backend`` fixture: they run once per suite run, not once per database."""
 
@@ -118,7 +118,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeCha
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Generous: on a busy 2-core machine the demo server (NLU warm-up, OCR import) can take a while to listen.
+        deadline = time.monotonic() + 180
         while True:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
