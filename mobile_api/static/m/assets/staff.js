@@ -578,6 +578,7 @@
     }
     const submit = h("button", { type: "submit", class: spec.danger ? "danger primary" : "primary", id: "act-confirm" }, `确认${spec.label}`);
     form.append(err, h("div", { class: "row" }, submit, h("button", { type: "button", onclick: () => panel.replaceChildren() }, "取消")));
+    form.addEventListener("input", () => { err.hidden = true; });  // an old complaint goes once the user acts on it
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       err.hidden = true;
