@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,7 @@ from case_core.timeutil import local_date
 from case_core.uploads import too_large
 from mobile_api import hot
 from mobile_api.deps import (
+    AppState,
     CtxDep,
     CurrentApplicant,
     InfoDep,
@@ -232,17 +234,22 @@ async def upload_material(
         replaces=replaces,
     )
     out = material_service.material_out(material, await catalogue.material_type_names(session))
+    return await _checked(state, session, out, case_id, data, now)
+
+
+async def _checked(state: AppState, session: AsyncSession, out: dict, case_id: int, data: bytes, now: datetime) -> dict:
+    """Run the material check (ocr package) on a material just added: against this case's form."""
     if not state.settings.ocr_check_uploads:
         return out
     case = await session.get(Case, case_id)
-    typed = await ocr_service.typed_values(session, ctx, case) if case is not None else {}
+    typed = await ocr_service.typed_values(session, state.ctx, case) if case is not None else {}
     # Commit first: the file is kept whatever the check finds; the check then runs with no transaction open.
     await session.commit()
     out["check"] = await ocr_service.check_material(
         state.material_checks(),
         material_id=out["id"],
         data=data,
-        expect=material_type,
+        expect=out["material_type"],
         form=typed,
         today=local_date(now),
     )
@@ -259,12 +266,17 @@ async def delete_material(
 
 @router.post("/cases/{case_id}/materials/reuse", status_code=201)
 async def reuse_material(
-    case_id: int, body: ReuseIn, session: SessionDep, applicant: CurrentApplicant, now: NowDep
+    case_id: int, body: ReuseIn, session: SessionDep, state: StateDep, applicant: CurrentApplicant, now: NowDep
 ) -> dict:
     material = await material_service.reuse(
         session, case_id=case_id, applicant=applicant, material_id=body.material_id, now=now
     )
-    return material_service.material_out(material, await catalogue.material_type_names(session))
+    out = material_service.material_out(material, await catalogue.material_type_names(session))
+    if not state.settings.ocr_check_uploads:
+        return out
+    # Checked again: the earlier check was against another case's form (and another day).
+    data = await asyncio.to_thread(state.ctx.storage.get, material.storage_key)
+    return await _checked(state, session, out, case_id, data, now)
 
 
 @router.get("/materials/reusable")
