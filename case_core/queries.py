@@ -418,6 +418,22 @@ def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _view_condition(view: str, roles: frozenset[str]) -> Any:
+    """Which cases a view holds (the department scope aside); ``done`` binds ``staff_id``."""
+    c = cases.c
+    if view == "todo":
+        return _todo_condition(roles)
+    if view == "done":
+        mine = exists().where(
+            events.c.case_id == c.id,
+            events.c.actor_type == "staff",
+            events.c.actor_id == bindparam("staff_id", required=False),
+        )
+        return and_(mine, c.status.in_(sorted(IN_PROGRESS_STATUSES)))
+    # finished_at is set on every finished case; saying so lets the index scan skip the NULLs of open ones.
+    return and_(c.status.in_(sorted(FINISHED_STATUSES - {Status.WITHDRAWN})), c.finished_at.is_not(None))
+
+
 def _tasks_statement(
     view: str, roles: tuple[str, ...], light: str | None, by_item: bool, search: bool, numbered: bool = False
 ) -> Any:
@@ -428,22 +444,14 @@ def _tasks_statement(
         select(*_LIST_COLUMNS)
         .join(departments, departments.c.id == c.department_id)
         .where(departments.c.path.like(bindparam("path_like", required=False), escape="\\"))
+        .where(_view_condition(view, frozenset(roles)))
     )
     if view == "todo":
-        stmt = stmt.where(_todo_condition(frozenset(roles)))
         # A plain column order (no expression) so PostgreSQL can walk ix_cases_due_id and stop at the page.
         order = [c.due_date.asc().nulls_last(), c.id]
     elif view == "done":
-        mine = exists().where(
-            events.c.case_id == c.id,
-            events.c.actor_type == "staff",
-            events.c.actor_id == bindparam("staff_id", required=False),
-        )
-        stmt = stmt.where(mine, c.status.in_(sorted(IN_PROGRESS_STATUSES)))
         order = [desc(c.updated_at)]
     else:
-        # finished_at is set on every finished case; saying so lets the index scan skip the NULLs of open ones.
-        stmt = stmt.where(c.status.in_(sorted(FINISHED_STATUSES - {Status.WITHDRAWN})), c.finished_at.is_not(None))
         order = [desc(c.finished_at), desc(c.id)]
     if light:
         stmt = stmt.where(_light_condition(light))
@@ -626,6 +634,9 @@ async def staff_task_counts(
     for light in ("red", "yellow", "green"):
         stmt = scope.where(_todo_condition(roles), _light_condition(light))
         out[f"todo_{light}"] = await session.scalar(stmt, bounds) or 0
+    # The other two tabs' counts, for the task view's tab labels.
+    out["done"] = await session.scalar(scope.where(_view_condition("done", roles)), {"staff_id": staff_id}) or 0
+    out["finished"] = await session.scalar(scope.where(_view_condition("finished", roles))) or 0
     return out
 
 

@@ -22,7 +22,7 @@ from mobile_api import consult, errors
 from mobile_api.deps import AppState
 from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mobile_api.push import SESSION_KEY, PushHub
-from mobile_api.routers import admin, auth, bot_channels, cases, items, kb, licences, me, ocr, staff, ws
+from mobile_api.routers import admin, auth, bot_channels, cases, items, kb, licences, me, ocr, pages, staff, ws
 from mobile_api.routers import consult as consult_router
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api)
     consult_runtime = consult.install(app, state, redis)
     app.include_router(bot_channels.router)  # Rasa's paths (/webhooks/rest/webhook, /model/parse) and WeChat's
+    pages.install(app)  # /m/staff/ and /m/agent/: the pages served with the API
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict:
