@@ -366,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
         eps = endpoints(fx)
         env = {k: v for k, v in os.environ.items() if not k.startswith("WEIJIAN_")}
         env.update(WEIJIAN_DATABASE_URL=urls.async_url, WEIJIAN_SECRET_KEY=secret, WEIJIAN_DATA_DIR=str(data_dir))
+        # Submit writes its notification to the outbox (measured); delivering it is the dispatcher's work, run here
+        # as a process of its own would be (`weijian dispatch`), and measured by `python -m bench.notify`.
+        env.update(WEIJIAN_NOTIFY_DISPATCH_IN_API="0", WEIJIAN_OCR_CHECK_UPLOADS="0")
         with Server(env, workers=args.workers, log_path=workdir / "uvicorn.log") as server:
             log(f"uvicorn up at {server.url} (workers {server.worker_pids()}); checking every endpoint once")
             check(server, eps, fx)  # every route has run once: the workers have imported all they use

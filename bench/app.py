@@ -133,6 +133,11 @@ def build(settings: Settings | None = None) -> FastAPI:
         return {"id": r["id"], "openid": r["openid"], "name": r["name"], "created_at": r["created_at"].isoformat()}
 
     proto.install(app, lambda: pools["proto"])
+    # The baselines go first in the route table: routes are tried in order, and behind the API's 150-odd routes
+    # the bare endpoint paid for matching them all (measured: 2,500 req/s there, 6,000–7,000 in front), which
+    # flattered every ratio to it. The framework's ceiling is the endpoint found first.
+    bench_routes = [r for r in app.router.routes if getattr(r, "path", "").startswith("/bench/")]
+    app.router.routes[:] = bench_routes + [r for r in app.router.routes if r not in bench_routes]
     return app
 
 

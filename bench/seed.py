@@ -60,6 +60,9 @@ def bench_settings(urls: Urls, data_dir: Path, secret: str, wechat_url: str = ""
         wechat_appid=APPID if wechat_url else "",
         wechat_secret=SECRET if wechat_url else "",
         wechat_api_base_url=wechat_url or "https://api.weixin.qq.com/",
+        # The seed's uploads are blank test images: reading them would keep two OCR processes busy while the
+        # load runs (bench.ocr measures OCR).
+        ocr_check_uploads=False,
         _env_file=None,
     )
 

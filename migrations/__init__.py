@@ -17,7 +17,5 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
-    # "heads": every branch of the history, so a checkout that merged two capabilities' migrations (each made
-    # from 0002 until the lead re-chains them) still migrates; with one head it is the same as "head".
+def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)

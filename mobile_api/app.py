@@ -105,6 +105,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     notify = notify_service.install(app, state)  # outbox writer, dispatcher loop, jobs (notifiers/)
     errors.install(app)
+    # The hottest routes first: routes are tried in order, and matching a request against the 150-odd routes
+    # before its own costs more than some whole requests (see mobile_api/hot.py, tests/api/test_routes.py).
+    hot_api = APIRouter(prefix=API_PREFIX)
+    for module in (cases, staff):
+        hot_api.include_router(module.hot_router)
+    app.include_router(hot_api)
     api = APIRouter(prefix=API_PREFIX)
     for module in (auth, me, items, cases, licences, staff, admin, ws, ocr, kb, consult_router, inbox, ops, receipts):
         api.include_router(module.router)

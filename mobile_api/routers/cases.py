@@ -38,6 +38,7 @@ from mobile_api.responses import file_response, json_response
 from ocr import service as ocr_service
 
 router = APIRouter(tags=["cases"])
+hot_router = APIRouter(tags=["cases"])  # the hottest routes, matched first (mobile_api.hot)
 
 
 class CaseCreate(BaseModel):
@@ -118,7 +119,7 @@ async def list_cases(
     return json_response({"items": rows})
 
 
-@router.get("/cases/{case_id}", openapi_extra=hot.openapi(path=("case_id",)))
+@hot_router.get("/cases/{case_id}", openapi_extra=hot.openapi(path=("case_id",)))
 async def get_case(request: Request) -> Response:
     """The applicant's own case (another's is 404). The hottest read: no FastAPI dependencies (``mobile_api.hot``),
     no session, one statement on the read pool (PostgreSQL), the calendar from the process cache."""
@@ -149,7 +150,7 @@ async def save_draft(
     return json_response(await _detail(session, ctx, case_id, applicant.id, now))
 
 
-@router.post("/cases/{case_id}/submit", openapi_extra=hot.openapi(path=("case_id",)))
+@hot_router.post("/cases/{case_id}/submit", openapi_extra=hot.openapi(path=("case_id",)))
 async def submit(request: Request) -> Response:
     """申办 (or resubmission after 补正); answers with the case as submitted. Idempotent. A hot write: no FastAPI
     dependencies (``mobile_api.hot``); one transaction, committed before the response, as ``SessionDep`` does."""

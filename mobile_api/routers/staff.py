@@ -36,6 +36,7 @@ from mobile_api.deps import (
 from mobile_api.responses import file_response, json_response
 
 router = APIRouter(prefix="/staff", tags=["staff"])
+hot_router = APIRouter(prefix="/staff", tags=["staff"])  # the hottest routes, matched first (mobile_api.hot)
 
 
 class DefectIn(BaseModel):
@@ -85,7 +86,7 @@ class TaskQuery(BaseModel):
     offset: int = Field(default=0, ge=0)
 
 
-@router.get("/tasks", openapi_extra=hot.openapi(query_model=TaskQuery))
+@hot_router.get("/tasks", openapi_extra=hot.openapi(query_model=TaskQuery))
 async def tasks(request: Request) -> Response:
     """待办 / 已办 / 办结 of the caller, in their department and below, with lights. A hot read: no FastAPI
     dependencies (``mobile_api.hot``), the raw read pool on PostgreSQL (the page rendered as JSON by the
@@ -166,7 +167,7 @@ class DetailQuery(BaseModel):
     reveal: bool = False
 
 
-@router.get("/cases/{case_id}", openapi_extra=hot.openapi(path=("case_id",), query_model=DetailQuery))
+@hot_router.get("/cases/{case_id}", openapi_extra=hot.openapi(path=("case_id",), query_model=DetailQuery))
 async def staff_case(request: Request) -> Response:
     """A case of the caller's department or below (another is 404). Personal data is masked; ``?reveal=true``
     (role pii_reader) shows it in the clear and is audited. The masked read is a hot one (see ``tasks``)."""
