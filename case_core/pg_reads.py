@@ -56,11 +56,6 @@ class PgReads:
         async with pool.acquire() as conn:
             return await conn.fetchrow(sql, *args)
 
-    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        pool = await self._get_pool()
-        async with pool.acquire() as conn:
-            return await conn.fetch(sql, *args)
-
     async def fetchval(self, sql: str, *args: Any) -> Any:
         pool = await self._get_pool()
         async with pool.acquire() as conn:

@@ -66,18 +66,16 @@ class PushHub:
                 log.warning("push: Redis publish failed (%s); delivering on this worker only", exc)
         self._deliver(payload)
 
-    def publish_soon(self, topics: str | Iterable[str], message: dict[str, Any]) -> None:
-        """Publish without waiting (for synchronous callers such as after-commit callbacks)."""
-        self._spawn(self.publish(topics, message))
-
     async def publish_case_event(self, applicant_id: int, department_id: int, message: dict[str, Any]) -> None:
         topics = [f"applicant:{applicant_id}"]
         if self._department_path is not None:
             topics += department_topics(await self._department_path(department_id))
         await self.publish(topics, message)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
+    def publish_case_event_soon(self, applicant_id: int, department_id: int, message: dict[str, Any]) -> None:
+        """``publish_case_event`` without waiting, for synchronous callers (after-commit callbacks); ``close``
+        sends what is still in flight."""
+        task = asyncio.ensure_future(self.publish_case_event(applicant_id, department_id, message))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -174,7 +172,7 @@ def announce_case_event(session: AsyncSession, case: Case, event: CaseEvent) -> 
         "step_key": case.step_key,
         "step_role": case.step_role,
     }
-    events.after_commit(session, lambda: hub._spawn(hub.publish_case_event(applicant_id, department_id, message)))
+    events.after_commit(session, lambda: hub.publish_case_event_soon(applicant_id, department_id, message))
 
 
 events.add_listener(announce_case_event)

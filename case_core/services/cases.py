@@ -258,7 +258,7 @@ class ActionRequest:
         return Params(opinion=self.opinion, reason=self.reason, days=self.days, defects=self.defects)
 
 
-async def _facts(
+async def action_facts(
     session: AsyncSession,
     ctx: CoreContext,
     case: Any,  # a Case, or a row with its columns (``submit_pg``)
@@ -442,7 +442,7 @@ async def _apply(
     info: RequestInfo | None,
 ) -> Case:
     fields, steps = await versions_for(session, case.form_version_id, case.process_version_id)
-    facts = await _facts(session, ctx, case, fields, steps, request.action)
+    facts = await action_facts(session, ctx, case, fields, steps, request.action)
     actor = Actor(kind=actor_type, id=actor_id, roles=roles, name=actor_name or "")  # type: ignore[arg-type]
     outcome = transition(facts, request.action, actor, request.params)
 

@@ -1,12 +1,13 @@
 """Submitting a draft on PostgreSQL: one read and one write statement instead of the ORM's round trips.
 
 Submission is the busiest write (every application starts with one), so on PostgreSQL the common case — a draft
-with no clock running — goes this way: the case row is read once (its material list is on the row), the same
-``_facts`` and pure ``transition()`` as every other action decide, and one statement updates the case under the
-optimistic lock and inserts the timeline event and the audit row. Listeners of ``case_core.events`` hear the
-event as from the general path (a detached snapshot of the case and the event) and may add rows to the session,
-which commit with it. Anything else (a resubmission after 补正, a case already submitted, SQLite) takes the
-general path in ``cases.submit``; ``tests/api/test_submit_pg.py`` holds both paths to the same rows.
+with no clock running — goes this way: the case is read once with its timeline page (its material list is on the
+row), the same ``cases.action_facts`` and pure ``transition()`` as every other action decide, and one statement
+updates the case under the optimistic lock and inserts the timeline event and the audit row. Listeners of
+``case_core.events`` hear the event as from the general path (read-only snapshots of the case and the event) and
+may add rows to the session, which commit with it. Anything else (a resubmission after 补正, a case already
+submitted, SQLite) takes the general path in ``cases.submit``; ``tests/api/test_submit_pg.py`` holds both paths
+to the same rows.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from case_core.domain.errors import Conflict, NotFound
 from case_core.domain.states import ACTION_LABELS, Action, Status
 from case_core.domain.transitions import Actor, Params, clock_paused, transition
 from case_core.principals import ApplicantPrincipal, RequestInfo
+from case_core.services.cases import action_facts  # the same facts as every other action
 
 # The detail read, with one event fewer in its timeline page: the submission's own event completes the page.
 _READ = queries.PG_DETAIL.replace(f"LIMIT {queries.EVENTS_PAGE}", f"LIMIT {queries.EVENTS_PAGE - 1}")
@@ -65,8 +67,6 @@ async def submit_draft(
     """Submit the applicant's draft and return the case as submitted (the detail row and its latest timeline
     page); None when the case is not a plain draft (the general path takes it). Raises what the general path
     raises: NotFound for another's case, the transition's refusals, Conflict."""
-    from case_core.services.cases import _facts  # the same facts as every other action
-
     conn = await session.connection()
     raw = (await conn.get_raw_connection()).driver_connection
     assert raw is not None
@@ -78,7 +78,7 @@ async def submit_draft(
     if row.status != Status.DRAFT or row.paused_since is not None or row.accepted_at is not None:
         return None
     fields, steps = await versions_for(session, row.form_version_id, row.process_version_id)
-    facts = await _facts(session, ctx, row, fields, steps, Action.SUBMIT)
+    facts = await action_facts(session, ctx, row, fields, steps, Action.SUBMIT)
     actor = Actor(kind="applicant", id=applicant.id, roles=frozenset(), name=row.applicant_name or "")
     outcome = transition(facts, Action.SUBMIT, actor, Params())
     step = steps[outcome.step_index] if outcome.step_index is not None else None
