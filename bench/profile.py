@@ -5,7 +5,8 @@ ASGI (no socket, no uvicorn), N requests at a given concurrency on one event loo
 
 1. The database round trips of one request of each endpoint (counted on the asyncpg driver).
 2. For each endpoint, the process CPU time per request (all threads: this is what caps a worker's throughput,
-   and it is much less sensitive to other load on the machine than wall-clock req/s). ``deps-def`` /
+   and it is much less sensitive to other load on the machine than wall-clock req/s), and PostgreSQL's: the CPU
+   of the local server's backends connected to the bench database (from /proc) over the run, per request. ``deps-def`` /
    ``deps-async`` against ``bare`` show what FastAPI's thread-pool hand-off of plain ``def`` dependencies costs.
 
 ``--pyinstrument ENDPOINT`` also prints a pyinstrument call tree of that endpoint (event-loop thread;
@@ -94,10 +95,40 @@ async def drive(
             if status != 200:
                 raise RuntimeError(f"{target}: HTTP {status}")
 
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    wall0, cpu0, pg0 = time.perf_counter(), time.process_time(), postgres_cpu()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    DB_CPU_US[path or "submit"] = (postgres_cpu() - pg0) / n * 1e6
     return n / wall, cpu / n * 1e6
+
+
+DB_CPU_US: dict[str, float] = {}  # PostgreSQL's CPU per request of the last drive of each path
+
+
+BENCH_DATABASE = ["weijian_bench"]  # set by main()
+
+
+def postgres_cpu() -> float:
+    """CPU seconds used so far by the local PostgreSQL server's backends connected to the bench database (their
+    process titles name it; the WAL writer and the other shared processes are not counted); 0 where /proc is not
+    readable. Backends of other databases (someone else's tests) are left out."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    marker = f" {BENCH_DATABASE[0]} "
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                title = f.read().decode(errors="replace")
+            if not title.startswith("postgres: ") or marker not in title:
+                continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 class RoundTrips:
@@ -182,38 +213,48 @@ async def run(args: argparse.Namespace, urls: Urls) -> None:
             await round_trips(app, fx, urls)
             rows = []
             batch = 1
+            submit_paths: list[str] = []
             for name in names:
                 if name == "submit":  # every request submits a draft of its own
                     from bench.seed import add_drafts
 
                     n = args.requests // 2
-                    ids = await add_drafts(urls, fx, n + n // 5, batch=batch)
+                    extra = n if args.pyinstrument == "submit" else 0  # drafts for the profiled run
+                    ids = await add_drafts(urls, fx, n + n // 5 + extra, batch=batch)
                     batch += 1
                     paths = [f"/api/v1/cases/{i}/submit" for i in ids]
-                    await drive(app, "", fx.submit_token, n // 5, args.concurrency, paths[n:])  # warm-up
+                    targets["submit"] = ("", fx.submit_token)
+                    submit_paths = paths[n + n // 5 :]
+                    await drive(app, "", fx.submit_token, n // 5, args.concurrency, paths[n : n + n // 5])  # warm-up
                     rps, cpu_us = await drive(app, "", fx.submit_token, n, args.concurrency, paths[:n])
-                    rows.append((name, rps, cpu_us))
+                    rows.append((name, rps, cpu_us, DB_CPU_US["submit"]))
                     log(f"{name:15} {rps:8,.0f} req/s in-process   {cpu_us:7,.0f} µs CPU/request")
                     continue
                 path, token = targets[name]
                 await drive(app, path, token, args.requests // 5, args.concurrency)  # warm-up
                 rps, cpu_us = await drive(app, path, token, args.requests, args.concurrency)
-                rows.append((name, rps, cpu_us))
+                rows.append((name, rps, cpu_us, DB_CPU_US[path]))
                 log(f"{name:15} {rps:8,.0f} req/s in-process   {cpu_us:7,.0f} µs CPU/request")
-            print("\n| endpoint | req/s (1 process, in-process) | CPU µs / request | × bare | × orm-one-row |")
-            print("|---|---:|---:|---:|---:|")
-            base = {n: c for n, _, c in rows}
-            for name, rps, cpu_us in rows:
+            print(
+                "\n| endpoint | req/s (1 process, in-process) | CPU µs / request | × bare | × orm-one-row"
+                " | PostgreSQL CPU µs / request |"
+            )
+            print("|---|---:|---:|---:|---:|---:|")
+            base = {n: c for n, _, c, _ in rows}
+            for name, rps, cpu_us, db_us in rows:
                 x_bare = f"{cpu_us / base['bare']:.1f}" if "bare" in base else "–"
                 x_orm = f"{cpu_us / base['orm-one-row']:.2f}" if "orm-one-row" in base else "–"
-                print(f"| {name} | {rps:,.0f} | {cpu_us:,.0f} | {x_bare} | {x_orm} |")
+                print(f"| {name} | {rps:,.0f} | {cpu_us:,.0f} | {x_bare} | {x_orm} | {db_us:,.0f} |")
             if args.pyinstrument:
-                await profile_one(app, *targets[args.pyinstrument], args)
+                path, token = targets[args.pyinstrument]
+                await profile_one(app, path, token, args, submit_paths if args.pyinstrument == "submit" else None)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def profile_one(app: FastAPI, path: str, token: str | None, args: argparse.Namespace) -> None:
+async def profile_one(
+    app: FastAPI, path: str, token: str | None, args: argparse.Namespace, paths: list[str] | None = None
+) -> None:
     try:
         from pyinstrument import Profiler
     except ImportError:
@@ -221,9 +262,12 @@ async def profile_one(app: FastAPI, path: str, token: str | None, args: argparse
         return
     profiler = Profiler(interval=0.0002, async_mode="disabled")
     profiler.start()
-    await drive(app, path, token, args.requests, args.concurrency)
+    await drive(app, path, token, len(paths) if paths else args.requests, args.concurrency, paths)
     profiler.stop()
-    print(f"\n## pyinstrument: {path} ({args.requests} requests, concurrency {args.concurrency}, event-loop thread)\n")
+    print(
+        f"\n## pyinstrument: {path or 'submit'} ({args.requests} requests, concurrency {args.concurrency},"
+        " event-loop thread)\n"
+    )
     print(profiler.output_text(unicode=True, color=False, show_all=False))
 
 
@@ -245,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench.__main__ import code_fingerprint
 
     log(f"code measured: {code_fingerprint()}")
+    BENCH_DATABASE[0] = args.database
+    # As in `python -m bench`: delivering notifications is `weijian dispatch`'s work (bench.notify measures it).
+    os.environ["WEIJIAN_NOTIFY_DISPATCH_IN_API"] = "0"
     urls = recreate_database(
         args.database_url, args.database, args.force_drop
     )  # migrations run their own event loop: not inside ours

@@ -8,6 +8,9 @@
   or attached to new rows: refer to them by id (``case.id``). They are the ORM objects on the general path and
   read-only snapshots with the same column attributes on PostgreSQL's submission path (``services.submit_pg``);
   ``event.id`` may still be None on the general path (the event is flushed with the transaction).
+  ``session`` is the ORM session, or on that submission path a ``Changes``: what a listener may use of a session
+  (``add``, ``new``, ``info`` and ``after_commit`` below) over a write that is one SQL statement. Its added rows
+  are written by that statement, so they commit or fail with the event all the same.
 * **after-commit** (``after_commit``): a callback queued on the session that runs once the transaction has
   committed (and is dropped on rollback). That is the place for pushes over a WebSocket: never announce what might
   still roll back.
@@ -15,6 +18,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +30,9 @@ if TYPE_CHECKING:
 
     from case_core.models import Case, CaseEvent
 
-Listener = Callable[["AsyncSession", "Case", "CaseEvent"], None]
+Listener = Callable[["AsyncSession | Changes", "Case", "CaseEvent"], None]
 
+logger = logging.getLogger(__name__)
 _listeners: list[Listener] = []
 _PENDING = "weijian_after_commit"
 
@@ -42,15 +47,42 @@ def remove_listener(fn: Listener) -> None:
         _listeners.remove(fn)
 
 
-def emit(session: AsyncSession, case: Case, event: CaseEvent) -> None:
+def emit(session: AsyncSession | Changes, case: Case, event: CaseEvent) -> None:
     for fn in tuple(_listeners):
         fn(session, case, event)
 
 
-def after_commit(session: AsyncSession, callback: Callable[[], Any]) -> None:
+class Changes:
+    """The part of a session that listeners use, for a write done as one statement without an ORM session.
+
+    ``add`` collects ORM objects, unflushed, for the writer to insert in its statement (``services.submit_pg``);
+    ``info`` is what the write sessions' ``info`` would hold; after-commit callbacks wait in ``callbacks`` until
+    the writer calls ``committed()``."""
+
+    def __init__(self, info: dict[str, Any] | None = None) -> None:
+        self.info: dict[str, Any] = info if info is not None else {}
+        self.new: list[Any] = []
+        self.callbacks: list[Callable[[], Any]] = []
+
+    def add(self, row: Any) -> None:
+        self.new.append(row)
+
+    def committed(self) -> None:
+        callbacks, self.callbacks = self.callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # as on the session path: a callback's failure never undoes the commit
+                logger.exception("after-commit callback failed")
+
+
+def after_commit(session: AsyncSession | Changes, callback: Callable[[], Any]) -> None:
     """Run ``callback()`` after ``session``'s transaction commits. Exceptions it raises are the callback's
-    business: they are logged by SQLAlchemy's event machinery and never undo the commit."""
-    session.sync_session.info.setdefault(_PENDING, []).append(callback)
+    business: they are logged and never undo the commit."""
+    if isinstance(session, Changes):
+        session.callbacks.append(callback)
+    else:
+        session.sync_session.info.setdefault(_PENDING, []).append(callback)
 
 
 @sa_event.listens_for(Session, "after_commit")

@@ -123,9 +123,10 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_applicant_status", "applicant_id", "status"),
         Index("ix_cases_department_status", "department_id", "status"),
-        Index("ix_cases_status_due", "status", "due_date"),
-        # The task lists' orders: to-do by deadline, finished newest first.
-        Index("ix_cases_due_id", "due_date", "id"),
+        # The task lists' orders: each part of the to-do by deadline (queries._tasks_statement), finished
+        # newest first. ix_cases_status_due also serves the reminders' deadline scans (notifiers.jobs).
+        Index("ix_cases_status_due", "status", "due_date", "id"),
+        Index("ix_cases_status_role_due", "status", "step_role", "due_date", "id"),
         Index("ix_cases_finished_id", "finished_at", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -138,7 +139,7 @@ class Case(Base):
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
     form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
-    status: Mapped[str] = mapped_column(String(24), index=True)
+    status: Mapped[str] = mapped_column(String(24))  # indexed as the first column of ix_cases_status_due
     step_index: Mapped[int | None] = mapped_column(Integer)
     step_key: Mapped[str | None] = mapped_column(String(32))
     step_role: Mapped[str | None] = mapped_column(String(32))

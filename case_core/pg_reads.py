@@ -2,12 +2,15 @@
 
 Each read is one statement on one pooled connection: no ORM, no session, no transaction (one statement is its
 own consistent snapshot), JSONB decoded by orjson, no reset round trip when a connection goes back to the pool
-(a lone SELECT leaves nothing to reset). Writes, and reads inside a write's transaction, stay on SQLAlchemy.
+(a lone SELECT leaves nothing to reset). Writes, and reads inside a write's transaction, stay on SQLAlchemy, but
+for one: a draft's submission, which is a single statement (``services.submit_pg``).
 SQLite has no such pool: callers fall back to the session (``case_core.queries``).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -50,6 +53,14 @@ class PgReads:
             else:
                 await pool.close()
         return self._pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """One pooled connection for a few statements in a row, each its own transaction (autocommit): for a
+        write that is a single statement (``services.submit_pg``)."""
+        pool = await self._get_pool()
+        async with pool.acquire() as conn:
+            yield conn
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         pool = await self._get_pool()

@@ -6,12 +6,13 @@ licence, materials and notices denormalised on the case) and the latest page of 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Date, Integer, and_, bindparam, desc, exists, false, func, or_, select
+from sqlalchemy import Date, Integer, and_, bindparam, desc, exists, false, func, or_, select, union_all
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -147,7 +148,7 @@ _PG_ACTION_LABEL = (
     + " ".join(f"WHEN {_sql_text(k)} THEN {_sql_text(v)}" for k, v in ACTION_LABELS.items())
     + " ELSE x.action END"
 )
-PG_DETAIL = f"""
+_PG_DETAIL_TEMPLATE = f"""
 SELECT c.*, pv.steps, d.path AS department_path, d.name AS department_name,
        e.level AS ev_level, e.aspects AS ev_aspects, e.comment AS ev_comment, e.created_at AS ev_at,
        l.licence_no AS lic_no, l.licence_type AS lic_type, l.issued_at AS lic_issued_at,
@@ -164,10 +165,15 @@ CROSS JOIN LATERAL (
                'action_label', {_PG_ACTION_LABEL}, 'from_status', x.from_status, 'to_status', x.to_status,
                'step', x.step_key, 'opinion', x.opinion, 'data', x.data) ORDER BY x.id), '[]'::json)::text AS page_json,
            count(*) AS page_len
-    FROM (SELECT * FROM case_events WHERE case_id = c.id ORDER BY id DESC LIMIT {EVENTS_PAGE}) x
+    FROM (SELECT * FROM case_events WHERE case_id = c.id {{gate}} ORDER BY id DESC LIMIT {EVENTS_PAGE}) x
 ) ev
 WHERE c.id = $1
 """
+PG_DETAIL = _PG_DETAIL_TEMPLATE.format(gate="")
+# The same, but the timeline page is built only if the case's event count differs from $2: the count of a page the
+# caller already holds (events are append-only and every one bumps cases.event_count in its transaction, so a
+# committed count names exactly one page). A gating filter: PostgreSQL does not even open the events index.
+PG_DETAIL_UNLESS_COUNT = _PG_DETAIL_TEMPLATE.format(gate="AND c.event_count IS DISTINCT FROM $2")
 _PG_JSON_COLUMNS = ("steps", "form_masked", "delivery_masked", "materials_doc", "notices_doc", "ev_aspects")
 
 
@@ -207,7 +213,8 @@ def detail_parts(record: Any) -> tuple[dict[str, Any], str, int]:
     return values, values.pop("page_json"), int(values.pop("page_len"))
 
 
-def _detail_from_record(record: Any) -> tuple[Any, EventsPage] | None:
+def detail_from_record(record: Any) -> tuple[Any, EventsPage] | None:
+    """A ``PG_DETAIL`` record as (row, timeline page), or None for no record."""
     if record is None:
         return None
     values, page_json, page_len = detail_parts(record)
@@ -222,12 +229,51 @@ async def case_row_with_events(session: AsyncSession, case_id: int) -> tuple[Any
         row = await case_row(session, case_id)
         return None if row is None else (row, await case_events(session, case_id))
     raw = await conn.get_raw_connection()
-    return _detail_from_record(await raw.driver_connection.fetchrow(PG_DETAIL, case_id))  # type: ignore[union-attr]
+    return detail_from_record(await raw.driver_connection.fetchrow(PG_DETAIL, case_id))  # type: ignore[union-attr]
 
 
-async def pooled_case_row_with_events(reads: PgReads, case_id: int) -> tuple[Any, EventsPage] | None:
-    """The same read on the raw read pool, outside any transaction (GET requests on PostgreSQL)."""
-    return _detail_from_record(await reads.fetchrow(PG_DETAIL, case_id))
+class TimelinePages:
+    """The latest timeline page of recently read cases, rendered, keyed by case and event count (per process).
+
+    A long history's page is most of what a detail read costs the database (50 events built into JSON); a case is
+    read far more often than it changes, so the page is reused until the next event. Only committed reads (the
+    read pool outside any transaction) use it, so a page never comes from a transaction that rolled back.
+    """
+
+    def __init__(self, capacity: int = 2048) -> None:
+        self._capacity = capacity
+        self._pages: OrderedDict[int, tuple[int, Page]] = OrderedDict()
+
+    def get(self, case_id: int) -> tuple[int, Page] | None:
+        hit = self._pages.get(case_id)
+        if hit is not None:
+            self._pages.move_to_end(case_id)
+        return hit
+
+    def put(self, case_id: int, event_count: int, page: Page) -> None:
+        self._pages[case_id] = (event_count, page)
+        self._pages.move_to_end(case_id)
+        if len(self._pages) > self._capacity:
+            self._pages.popitem(last=False)
+
+
+async def pooled_case_row_with_events(
+    reads: PgReads, case_id: int, pages: TimelinePages | None = None
+) -> tuple[Any, EventsPage] | None:
+    """The same read on the raw read pool, outside any transaction (GET requests on PostgreSQL); with ``pages``,
+    the timeline page is built only when the case has had an event since the page held there."""
+    known = pages.get(case_id) if pages is not None else None
+    if known is None:
+        found = detail_from_record(await reads.fetchrow(PG_DETAIL, case_id))
+    else:
+        found = detail_from_record(await reads.fetchrow(PG_DETAIL_UNLESS_COUNT, case_id, known[0]))
+        if found is not None and found[0].event_count == known[0]:
+            return found[0], known[1]
+    if found is not None and pages is not None:
+        page = found[1]
+        assert isinstance(page, Page)
+        pages.put(case_id, found[0].event_count, page)
+    return found
 
 
 def case_detail(
@@ -376,13 +422,13 @@ def nth_workday_after(cal: WorkCalendar, day: date, n: int) -> date:
     return day
 
 
-def _todo_condition(roles: frozenset[str]) -> Any:
+def _todo_parts(roles: frozenset[str]) -> list[Any]:
+    """The to-do list as disjoint parts, each an equality on status (and step role) that one index range serves."""
     c = cases.c
     parts = []
     if roles & INTAKE:
         parts.append(c.status == Status.SUBMITTED)
-    if roles:
-        parts.append(and_(c.status == Status.ACCEPTED, c.step_role.in_(sorted(roles))))
+    parts.extend(and_(c.status == Status.ACCEPTED, c.step_role == role) for role in sorted(roles))
     if roles & CASEWORK:
         parts.append(c.status == Status.SUSPENDED)
     if Role.LICENCE_MAKER in roles:
@@ -391,6 +437,11 @@ def _todo_condition(roles: frozenset[str]) -> Any:
         parts.append(and_(c.status == Status.APPROVED, or_(c.step_key.is_(None), c.step_key != "make_licence")))
     if roles & {Role.WINDOW_CLERK, Role.DISPATCH_CLERK}:
         parts.append(c.status == Status.CONCLUDED)
+    return parts
+
+
+def _todo_condition(roles: frozenset[str]) -> Any:
+    parts = _todo_parts(roles)
     return or_(*parts) if parts else false()
 
 
@@ -437,32 +488,49 @@ def _view_condition(view: str, roles: frozenset[str]) -> Any:
 def _tasks_statement(view: str, roles: tuple[str, ...], light: str | None, by_item: bool, search: bool) -> Any:
     """The task-list query for one shape; what varies per request is in named bind parameters."""
     c = cases.c
-    stmt = (
-        select(*_LIST_COLUMNS)
-        .join(departments, departments.c.id == c.department_id)
-        .where(departments.c.path.like(bindparam("path_like", required=False), escape="\\"))
-        .where(_view_condition(view, frozenset(roles)))
-    )
-    if view == "todo":
-        # A plain column order (no expression) so PostgreSQL can walk ix_cases_due_id and stop at the page.
-        order = [c.due_date.asc().nulls_last(), c.id]
-    elif view == "done":
-        order = [desc(c.updated_at)]
-    else:
-        order = [desc(c.finished_at), desc(c.id)]
-    if light:
-        stmt = stmt.where(_light_condition(light))
-    if by_item:
-        stmt = stmt.where(c.item_code == bindparam("item_code", required=False))
-    if search:
-        stmt = stmt.where(
-            or_(
-                c.serial_no == bindparam("serial", required=False),
-                c.applicant_name.like(bindparam("q_like", required=False), escape="\\"),
-                c.item_name.like(bindparam("q_like", required=False), escape="\\"),
-            )
+
+    def page_of(condition: Any) -> Any:
+        stmt = (
+            select(*_LIST_COLUMNS)
+            .join(departments, departments.c.id == c.department_id)
+            .where(departments.c.path.like(bindparam("path_like", required=False), escape="\\"))
+            .where(condition)
         )
-    return stmt.order_by(*order).limit(bindparam("limit", required=False)).offset(bindparam("offset", required=False))
+        if light:
+            stmt = stmt.where(_light_condition(light))
+        if by_item:
+            stmt = stmt.where(c.item_code == bindparam("item_code", required=False))
+        if search:
+            stmt = stmt.where(
+                or_(
+                    c.serial_no == bindparam("serial", required=False),
+                    c.applicant_name.like(bindparam("q_like", required=False), escape="\\"),
+                    c.item_name.like(bindparam("q_like", required=False), escape="\\"),
+                )
+            )
+        return stmt
+
+    limit: Any = bindparam("limit", required=False)
+    offset: Any = bindparam("offset", required=False)
+    if view == "todo":
+        parts = _todo_parts(frozenset(roles))
+        if len(parts) < 2:
+            return page_of(parts[0] if parts else false()).order_by(*_todo_order(c)).limit(limit).offset(offset)
+        # 待办 by deadline (undated intake last) is a merge of disjoint parts, each read in the order of its own
+        # index range (ix_cases_status_due, ix_cases_status_role_due) and cut at the page's end. One OR over all
+        # of them would either walk every dated case in deadline order to find the page (a clerk's submitted
+        # cases are undated, so they come last) or sort them all.
+        branch_end: Any = bindparam("branch_end", required=False)
+        pages = [page_of(part).order_by(*_todo_order(c)).limit(branch_end).subquery() for part in parts]
+        merged = union_all(*(select(p) for p in pages)).subquery("todo")
+        return select(merged).order_by(*_todo_order(merged.c)).limit(limit).offset(offset)
+    order = [desc(c.updated_at)] if view == "done" else [desc(c.finished_at), desc(c.id)]
+    return page_of(_view_condition(view, frozenset(roles))).order_by(*order).limit(limit).offset(offset)
+
+
+def _todo_order(columns: Any) -> list[Any]:
+    """Deadline first, undated last; plain columns, so that an index on (…, due_date, id) yields the order."""
+    return [columns.due_date.asc().nulls_last(), columns.id]
 
 
 @dataclass(frozen=True)
@@ -592,6 +660,7 @@ async def staff_tasks(
         "staff_id": staff_id,
         "limit": limit,
         "offset": offset,
+        "branch_end": limit + offset,
         "today": today,
         "yellow_days": yellow_days,
         "boundary": nth_workday_after(cal, today, yellow_days),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -42,6 +42,7 @@ class AppState:
     wechat: MiniProgram
     push: PushHub
     reads: PgReads | None = None  # the raw read pool, PostgreSQL only
+    pages: queries.TimelinePages = field(default_factory=queries.TimelinePages)  # rendered timeline pages
     clock: Callable[[], datetime] = utcnow  # "now" for every request (tests set it to walk through the calendar)
     ocr: Runner | None = None  # started on first use: a process that never reads a material spawns no worker
     checks: CheckContext | None = None
@@ -127,7 +128,7 @@ async def now(request: Request) -> datetime:
 async def read_detail(state: AppState, case_id: int) -> tuple[Any, queries.EventsPage] | None:
     """A case's detail row and latest events for a GET: the raw read pool on PostgreSQL, a session elsewhere."""
     if state.reads is not None:
-        return await queries.pooled_case_row_with_events(state.reads, case_id)
+        return await queries.pooled_case_row_with_events(state.reads, case_id, state.pages)
     async with state.read_sessions() as session:
         return await queries.case_row_with_events(session, case_id)
 

@@ -154,7 +154,7 @@ class PushHub:
                 await self._listener
 
 
-def announce_case_event(session: AsyncSession, case: Case, event: CaseEvent) -> None:
+def announce_case_event(session: AsyncSession | events.Changes, case: Case, event: CaseEvent) -> None:
     """The case core's listener: once the transaction commits, tell the applicant and the department's staff.
 
     The message carries no personal data: the serial number, the item, the action, the new status and step."""

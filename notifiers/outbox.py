@@ -31,7 +31,7 @@ def case_values(case: Case) -> dict[str, Any]:
     }
 
 
-def on_case_event(session: AsyncSession, case: Case, event: CaseEvent) -> None:
+def on_case_event(session: AsyncSession | events.Changes, case: Case, event: CaseEvent) -> None:
     name = ACTION_EVENTS.get(event.action)
     if name is None:
         return

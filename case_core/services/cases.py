@@ -538,17 +538,11 @@ async def submit(
     applicant: ApplicantPrincipal,
     now: datetime,
     info: RequestInfo | None = None,
-) -> tuple[Any, Any] | None:
+) -> None:
     """申办 / 补正后重新提交. Idempotent: a second tap on an already submitted case changes nothing.
 
-    Returns the case as submitted (detail row, timeline page) when the way it went already has it (a draft on
-    PostgreSQL: ``submit_pg``), else None (read it in the same transaction)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from case_core.services import submit_pg  # a draft's submission in two statements
-
-        done = await submit_pg.submit_draft(session, ctx, case_id=case_id, applicant=applicant, now=now, info=info)
-        if done is not None:
-            return done
+    The caller reads the case as submitted in the same transaction. This is the general path: on PostgreSQL the
+    API first tries ``submit_pg.submit_draft``, a plain draft's submission as one statement."""
     case = await get_for_applicant(session, case_id=case_id, applicant=applicant)
     if case.status == Status.SUBMITTED:
         return None

@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_core import calendar, catalogue, queries
 from case_core.context import CoreContext
+from case_core.db import SessionOnDemand
 from case_core.domain.clock import WorkCalendar
 from case_core.domain.errors import NotFound
 from case_core.models import Case, Material
 from case_core.services import cases as case_service
 from case_core.services import materials as material_service
+from case_core.services import submit_pg
 from case_core.timeutil import local_date
 from case_core.uploads import too_large
 from mobile_api import hot
@@ -153,16 +155,29 @@ async def save_draft(
 @hot_router.post("/cases/{case_id}/submit", openapi_extra=hot.openapi(path=("case_id",)))
 async def submit(request: Request) -> Response:
     """申办 (or resubmission after 补正); answers with the case as submitted. Idempotent. A hot write: no FastAPI
-    dependencies (``mobile_api.hot``); one transaction, committed before the response, as ``SessionDep`` does."""
+    dependencies (``mobile_api.hot``). On PostgreSQL a plain draft is submitted by one statement
+    (``submit_pg``); anything else in one transaction, committed before the response, as ``SessionDep`` does."""
     state, applicant, now = hot.caller_applicant(request)
     case_id = hot.path_int(request, "case_id")
     info = await request_info(request)
-    async with unit_of_work(state.write_sessions) as session:
-        found = await case_service.submit(session, state.ctx, case_id=case_id, applicant=applicant, now=now, info=info)
-        if found is None:
+    found: tuple[Any, queries.EventsPage] | None = None
+    if state.reads is not None:
+        async with SessionOnDemand(state.read_sessions) as lookups:
+            found = await submit_pg.submit_draft(
+                state.reads,
+                lookups,
+                state.ctx,
+                case_id=case_id,
+                applicant=applicant,
+                now=now,
+                info=info,
+                listener_info=state.write_sessions.kw.get("info"),
+            )
+    if found is None:
+        async with unit_of_work(state.write_sessions) as session:
+            await case_service.submit(session, state.ctx, case_id=case_id, applicant=applicant, now=now, info=info)
             found = await queries.case_row_with_events(session, case_id)
-        detail = _render(found, await work_calendar(state), state.ctx, applicant.id, now)
-    return json_response(detail)
+    return json_response(_render(found, await work_calendar(state), state.ctx, applicant.id, now))
 
 
 @router.post("/cases/{case_id}/withdraw")

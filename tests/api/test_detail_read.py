@@ -33,3 +33,34 @@ async def test_an_unknown_case_reads_as_none(api: Api) -> None:
     state = api.app.state.weijian  # type: ignore[attr-defined]
     async with state.read_sessions() as session:
         assert await queries.case_row_with_events(session, 987654) is None
+
+
+async def test_a_held_timeline_page_is_reused_until_the_next_event_and_never_goes_stale(api: Api) -> None:
+    alice = await api.applicant("alice")
+    case = await api.submitted_case(alice)
+    state = api.app.state.weijian  # type: ignore[attr-defined]
+
+    async def actions() -> list[str]:
+        return [e["action"] for e in (await api.detail(alice, case["id"]))["events"]]
+
+    assert await actions() == ["create", "submit"]
+    if state.reads is not None:  # the page is held only for reads on PostgreSQL's read pool
+        count, held = state.pages.get(case["id"])
+        assert count == 2
+        assert await actions() == ["create", "submit"]
+        assert state.pages.get(case["id"])[1] is held  # the second read built no page
+    await api.act_ok("shouli", case["id"], "accept")
+    assert await actions() == ["create", "submit", "accept"]
+    clerk = await api.staff("shouli")
+    r = await api.client.get(f"/api/v1/staff/cases/{case['id']}", headers=clerk)
+    assert [e["action"] for e in r.json()["events"]] == ["create", "submit", "accept"]
+
+
+def test_the_page_cache_keeps_the_most_recently_read_cases() -> None:
+    pages = queries.TimelinePages(capacity=2)
+    page = queries.Page(orjson.Fragment(b"[]"), 0)
+    pages.put(1, 5, page)
+    pages.put(2, 5, page)
+    assert pages.get(1) is not None  # 1 is now the most recently used
+    pages.put(3, 5, page)
+    assert pages.get(2) is None and pages.get(1) is not None and pages.get(3) is not None

@@ -44,7 +44,7 @@ def heard() -> Iterator[list[tuple[Any, ...]]]:
                 event.from_status,
                 event.to_status,
                 event.step_key,
-                event.id is not None or event in session.new,
+                event.id is not None or event in session.new,  # the event exists, or will with the flush
             )
         )
 
@@ -68,7 +68,18 @@ async def _rows(app: Any, case_id: int) -> tuple[Any, ...]:
                 {"i": case_id},
             )
         ).all()
-    return tuple(case), tuple(event), [tuple(a) for a in audit]
+        outbox = (
+            await conn.execute(
+                text(
+                    "SELECT o.key = 'ev:' || c.id || ':' || c.event_count, o.event, o.audience, o.recipient_id,"
+                    " o.urgent, (o.data::jsonb - 'case_id' - 'serial_no')::text, o.created_at = c.submitted_at,"
+                    " o.expanded_at FROM notify_outbox o JOIN cases c ON c.id = o.case_id WHERE o.case_id = :i"
+                ),
+                {"i": case_id},
+            )
+        ).all()
+    assert len(outbox) == 1  # the notification outbox row the listener added, written with the case
+    return tuple(case), tuple(event), [tuple(a) for a in audit], [tuple(o) for o in outbox]
 
 
 async def test_both_paths_leave_the_same_rows_and_say_the_same_to_listeners(
@@ -116,3 +127,34 @@ async def test_a_submission_the_statement_path_cannot_take_goes_the_general_way(
     r = await api.client.post(f"/api/v1/cases/{case['id']}/submit", headers=alice)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "submitted" and r.json()["events_total"] == 4
+
+
+async def test_a_row_the_listeners_add_that_cannot_be_written_fails_the_whole_submission(app: Any, api: Api) -> None:
+    """The listeners' rows are written with the case: if one fails (here the outbox key of the submission's event is
+    already taken), nothing of the submission is left, on either path."""
+    import httpx
+
+    alice = await api.applicant("alice")
+    case = await api.new_case(alice)
+    await api.fill(alice, case["id"])
+    await api.upload_required(alice, case["id"])
+    async with app.state.engine.begin() as conn:
+        count = (await conn.execute(text("SELECT event_count FROM cases WHERE id = :i"), {"i": case["id"]})).scalar()
+        await conn.execute(
+            text(
+                "INSERT INTO notify_outbox (key, event, case_id, audience, urgent, data, created_at)"
+                " VALUES (:k, 'submitted', :i, 'applicant', false, '{}', CURRENT_TIMESTAMP)"
+            ),
+            {"k": f"ev:{case['id']}:{count + 1}", "i": case["id"]},
+        )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        r = await client.post(f"/api/v1/cases/{case['id']}/submit", headers=alice)
+    assert r.status_code == 500
+    detail = await api.detail(alice, case["id"])
+    assert detail["status"] == "draft" and [e["action"] for e in detail["events"]] == ["create"]
+    async with app.state.engine.connect() as conn:
+        audit = await conn.execute(
+            text("SELECT count(*) FROM audit_log WHERE case_id = :i AND action = 'case.submit'"), {"i": case["id"]}
+        )
+        assert audit.scalar() == 0
