@@ -56,6 +56,7 @@ class Changes:
     """The part of a session that listeners use, for a write done as one statement without an ORM session.
 
     ``add`` collects ORM objects, unflushed, for the writer to insert in its statement (``services.submit_pg``);
+    ``in_transaction()`` is true until the writer has written them;
     ``info`` is what the write sessions' ``info`` would hold; after-commit callbacks wait in ``callbacks`` until
     the writer calls ``committed()``."""
 
@@ -63,11 +64,17 @@ class Changes:
         self.info: dict[str, Any] = info if info is not None else {}
         self.new: list[Any] = []
         self.callbacks: list[Callable[[], Any]] = []
+        self._done = False
 
     def add(self, row: Any) -> None:
         self.new.append(row)
 
+    def in_transaction(self) -> bool:
+        """True until the write is done, as a session's transaction is open until it commits."""
+        return not self._done
+
     def committed(self) -> None:
+        self._done = True
         callbacks, self.callbacks = self.callbacks, []
         for callback in callbacks:
             try:
