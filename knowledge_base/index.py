@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from knowledge_base.text import Analyzer, char_bigrams
+from knowledge_base.dense import Dense
+from knowledge_base.text import Analyzer, char_bigrams, normalize
 
 K1, B = 1.2, 0.75
 # Fusion weights (they add up to 1, so the fused score stays in 0..1). Words over all of an entry's phrasings
@@ -107,10 +108,16 @@ class Tokens:
 
 
 class KbIndex:
-    """Immutable once built; the runtime swaps in a new one on publish."""
+    """Immutable once built; the runtime swaps in a new one on publish. With ``dense`` (a configured encoder) every
+    phrasing is also embedded at build and the lexical top-N are re-ranked per search (``knowledge_base.dense``)."""
 
     def __init__(
-        self, docs: Sequence[Doc], analyzer: Analyzer, generation: object = None, tokens: Tokens | None = None
+        self,
+        docs: Sequence[Doc],
+        analyzer: Analyzer,
+        generation: object = None,
+        tokens: Tokens | None = None,
+        dense: Dense | None = None,
     ) -> None:
         self.docs = list(docs)
         self.analyzer = analyzer
@@ -119,6 +126,7 @@ class KbIndex:
         tok = tokens if tokens is not None and tokens.analyzer is analyzer else Tokens(analyzer)
         self.tokens = tok
         phrasings: list[list[str]] = []
+        texts: list[str] = []
         owner: list[int] = []
         words_all: list[list[str]] = []
         chars_all: list[list[str]] = []
@@ -128,6 +136,7 @@ class KbIndex:
             for q in (d.question, *d.similar):
                 w = tok.words(q)
                 phrasings.append(w)
+                texts.append(q)
                 owner.append(i)
                 entry_words += w
                 entry_chars += tok.chars(q)
@@ -140,12 +149,44 @@ class KbIndex:
         self._words_best = _Channel(phrasings)
         self._chars_all = _Channel(chars_all)
         self._answers = _Channel([tok.words(d.answer) for d in self.docs])
+        self.dense = dense
+        # Phrasing embeddings, row for row like the best-phrasing channel (empty without an encoder).
+        self.dense_rows = dense.vectors.matrix(texts) if dense is not None else np.zeros((0, 0), np.float32)
+        self._ends = np.r_[self._starts[1:], len(texts)].astype(np.int64) if len(self._starts) else self._starts
 
     def __len__(self) -> int:
         return len(self.docs)
 
     def scores(self, query: str) -> np.ndarray:
-        """Fused score of every entry for ``query`` (0..1)."""
+        """Fused score of every entry for ``query`` (0..1): lexical, re-ranked by the encoder when one is set."""
+        lexical = self.lexical_scores(query)
+        if self.dense is None or self.dense.weight == 0 or not len(lexical):
+            return lexical
+        return self.rerank(query, lexical)
+
+    def dense_similarity(self, query: str, entries: np.ndarray) -> np.ndarray:
+        """Cosine of the query with each given entry's closest phrasing."""
+        assert self.dense is not None
+        q = self.dense.encoder.encode([normalize(query)])[0]
+        sims = np.empty(len(entries))
+        for j, e in enumerate(entries):
+            sims[j] = float((self.dense_rows[self._starts[e] : self._ends[e]] @ q).max())
+        return sims
+
+    def rerank(self, query: str, lexical: np.ndarray) -> np.ndarray:
+        """``(1 - w) * lexical + w * max(0, cosine)`` over the lexical top-N (entries with some lexical score);
+        the rest keep ``(1 - w) * lexical``, below every re-ranked entry."""
+        assert self.dense is not None
+        w, n = self.dense.weight, min(self.dense.top_n, len(lexical))
+        top = np.argpartition(-lexical, n - 1)[:n] if n < len(lexical) else np.arange(len(lexical))
+        top = top[lexical[top] > 0]
+        fused = (1 - w) * lexical
+        if len(top):
+            fused[top] += w * np.maximum(self.dense_similarity(query, top), 0.0)
+        return fused
+
+    def lexical_scores(self, query: str) -> np.ndarray:
+        """The BM25 + character-bigram fusion of every entry for ``query`` (0..1)."""
         if not self.docs:
             return np.zeros(0)
         words = self.analyzer.words(query)
