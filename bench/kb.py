@@ -150,8 +150,10 @@ def main() -> None:
     parser.add_argument("--embed-model", help="also measure dense re-ranking with this local model directory")
     parser.add_argument("--embed-weight", type=float, default=0.3)
     parser.add_argument("--embed-top-n", type=int, default=30)
+    parser.add_argument("--embed-threads", type=int, default=1)
     parser.add_argument("--misses", default="v2_dev", help="which set's misses to list (never the held-out one)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json-out", type=Path, help="also write the full result as JSON to this file")
     args = parser.parse_args()
     docs, sets = seed_docs(), eval_sets()
     check_not_in_kb(docs, sets)
@@ -169,7 +171,8 @@ def main() -> None:
     dense = None
     if args.embed_model:
         t = time.perf_counter()
-        dense = Dense(Encoder(args.embed_model), weight=args.embed_weight, top_n=args.embed_top_n)
+        encoder = Encoder(args.embed_model, threads=args.embed_threads)
+        dense = Dense(encoder, weight=args.embed_weight, top_n=args.embed_top_n)
         ours_dense = KbIndex(docs, a, tokens=tokens, dense=dense)
         rankers["ours_dense"] = lambda q, k: [h.key for h in ours_dense.search(q, k)]
         embed_load_s = time.perf_counter() - t
@@ -200,6 +203,8 @@ def main() -> None:
         timings["ours_dense"] = []
         searchers["ours_dense"] = lambda q: big_dense.search(q, 5)
     for _ in range(args.rounds):
+        if dense is not None:
+            dense.queries.clear()  # every search encodes its query: the cold figure, not the cache's
         for x in questions:
             for name, fn in searchers.items():
                 t0 = time.perf_counter()
@@ -215,6 +220,8 @@ def main() -> None:
             for name, qs in sets.items()
         },
     }
+    if args.json_out:
+        args.json_out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     embed_model: Path | None = None
     embed_weight: float = 0.3
     embed_top_n: int = 30
+    embed_threads: int = 1  # torch intra-op threads (process-wide); 0 keeps torch's default (all cores)
     bot_handoff_after_failures: int = 2
     bot_messages_per_minute: int = 120  # per applicant, or per IP address without a login
     # The WeChat service account (公众号) the bot answers on; empty: the webhook answers 503.

@@ -193,7 +193,7 @@ class KbIndex:
     def dense_similarity(self, query: str, entries: np.ndarray) -> np.ndarray:
         """Cosine of the query with each given entry's closest phrasing."""
         assert self.dense is not None
-        q = self.dense.encoder.encode([normalize(query)])[0]
+        q = self.dense.queries.vector(normalize(query))
         sims = np.empty(len(entries))
         for j, e in enumerate(entries):
             sims[j] = float((self.dense_rows[self._starts[e] : self._ends[e]] @ q).max())

@@ -84,7 +84,7 @@ def test_a_configured_path_that_does_not_load_is_a_clear_error(tmp_path: Path) -
 
 class _Settings:
     def __init__(self, **kw: Any) -> None:
-        self.embed_model, self.embed_weight, self.embed_top_n = None, 0.3, 30
+        self.embed_model, self.embed_weight, self.embed_top_n, self.embed_threads = None, 0.3, 30, 1
         self.__dict__.update(kw)
 
 
