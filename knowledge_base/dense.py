@@ -99,6 +99,11 @@ class Vectors:
             return np.zeros((0, self.encoder.dim), dtype=np.float32)
         return np.stack([self._cache[t] for t in texts])
 
+    def retain(self, texts: Sequence[str]) -> None:
+        """Forget the embeddings of texts no longer served (edited or archived entries)."""
+        keep = set(texts)
+        self._cache = {t: v for t, v in self._cache.items() if t in keep}
+
     def __len__(self) -> int:
         return len(self._cache)
 

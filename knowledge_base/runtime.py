@@ -88,7 +88,10 @@ class KnowledgeBase:
                 analyzer.add_words(words)
                 analyzer.set_synonyms(pairs)
                 self._tokens, self._analyzer_key = Tokens(analyzer), key
-            return KbIndex(docs, self._tokens.analyzer, stamp, self._tokens, self.dense)
+            index = KbIndex(docs, self._tokens.analyzer, stamp, self._tokens, self.dense)
+            if self.dense is not None:
+                self.dense.vectors.retain([t for d in docs for t in (d.question, *d.similar)])
+            return index
 
         # A large rebuild, or any rebuild that may run the encoder, stays off the event loop.
         index = await asyncio.to_thread(build) if len(docs) > 2000 or self.dense is not None else build()

@@ -159,6 +159,8 @@ def test_a_rebuild_after_publish_embeds_only_the_new_texts(encoder: Encoder) -> 
     rows = index.dense_rows[index._starts[-1] :]
     assert np.allclose(rows, encoder.encode([new.question, *new.similar]), atol=1e-6)
     assert len(dense.vectors) == first + 2
+    dense.vectors.retain([new.question])  # what the runtime does after a build: only served texts stay cached
+    assert len(dense.vectors) == 1
 
 
 async def test_the_app_loads_the_model_from_settings_and_publish_reaches_the_dense_index(
