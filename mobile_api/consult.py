@@ -26,6 +26,7 @@ from bot.locks import ConversationLocks
 from bot.models import Conversation, ConversationMessage
 from bot.nlu import Nlu
 from case_core.settings import Settings
+from knowledge_base import dense
 from knowledge_base.runtime import KnowledgeBase
 from mobile_api.deps import AppState
 
@@ -108,7 +109,7 @@ class Consult:
     def __init__(self, state: AppState, redis: Any | None) -> None:
         s = state.settings
         self.state = state
-        self.kb = KnowledgeBase()
+        self.kb = KnowledgeBase(dense.from_settings(s))  # EmbedModelError at start-up if the model will not load
         self.engine = Engine(
             self.kb,
             nlu_for,
