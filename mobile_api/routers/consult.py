@@ -1,6 +1,9 @@
 """Consultation agents take over what the bot cannot handle (6.7.6 在线咨询): the handoff queue, claiming a
 conversation with its transcript, replying (delivered on the applicant's channel), closing (the applicant is
-then asked to rate the consultation). Needs the ``consult_agent`` role."""
+then asked to rate the consultation). Needs the ``consult_agent`` role.
+
+Live: handoffs, claims and closes are pushed to every agent's socket (topic ``consult``), so queues update
+without polling; see mobile_api/consult.py."""
 
 from __future__ import annotations
 
@@ -58,6 +61,7 @@ async def claim(conv_id: int, who: AgentDep, session: SessionDep, now: NowDep, r
     convs.add_message(session, conv, "bot", now, text=joined["text"], data=joined, delivered=False)
     await session.commit()
     await consult.deliver(conv_id)
+    await consult.notify(conv, "claimed")
     lines = await convs.transcript(session, conv_id)
     return {**convs.conversation_view(conv), "transcript": [convs.message_view(m) for m in lines]}
 
@@ -82,4 +86,5 @@ async def close(conv_id: int, who: AgentDep, session: SessionDep, now: NowDep, r
     view = convs.conversation_view(conv)
     await session.commit()
     await consult.deliver(conv_id)
+    await consult.notify(conv, "closed")
     return view
