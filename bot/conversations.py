@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Conversation, ConversationMessage
@@ -31,14 +31,28 @@ async def open_conversation(session: AsyncSession, channel: str, sender: str) ->
     )
 
 
-def _latest_open(channel: str, sender: str) -> Any:
-    return (
-        select(Conversation.id)
-        .where(Conversation.channel == channel, Conversation.sender == sender, Conversation.state != "closed")
-        .order_by(Conversation.id.desc())
-        .limit(1)
-        .scalar_subquery()
+# Built once (bound per call): building an ORM statement costs more than SQLite takes to run it.
+_LATEST_OPEN = (
+    select(Conversation.id)
+    .where(
+        Conversation.channel == bindparam("channel"),
+        Conversation.sender == bindparam("sender"),
+        Conversation.state != "closed",
     )
+    .order_by(Conversation.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_OPEN = select(Conversation).where(Conversation.id == _LATEST_OPEN)
+_OPEN_WITH_PENDING = (
+    select(Conversation, ConversationMessage)
+    .outerjoin(
+        ConversationMessage,
+        and_(ConversationMessage.conversation_id == Conversation.id, ConversationMessage.delivered.is_(False)),
+    )
+    .where(Conversation.id == _LATEST_OPEN)
+    .order_by(ConversationMessage.id)
+)
 
 
 async def load_open(
@@ -46,19 +60,10 @@ async def load_open(
 ) -> tuple[Conversation | None, list[ConversationMessage]]:
     """The sender's open conversation and (``with_pending``) its undelivered messages, in one statement: the
     first read of every turn."""
+    params = {"channel": channel, "sender": sender}
     if not with_pending:
-        return await session.scalar(select(Conversation).where(Conversation.id == _latest_open(channel, sender))), []
-    rows = (
-        await session.execute(
-            select(Conversation, ConversationMessage)
-            .outerjoin(
-                ConversationMessage,
-                and_(ConversationMessage.conversation_id == Conversation.id, ConversationMessage.delivered.is_(False)),
-            )
-            .where(Conversation.id == _latest_open(channel, sender))
-            .order_by(ConversationMessage.id)
-        )
-    ).all()
+        return (await session.execute(_OPEN, params)).scalar_one_or_none(), []
+    rows = (await session.execute(_OPEN_WITH_PENDING, params)).all()
     if not rows:
         return None, []
     return rows[0][0], [m for _, m in rows if m is not None]

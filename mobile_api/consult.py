@@ -184,9 +184,11 @@ class Consult:
         task.add_done_callback(self.background.discard)
         return task
 
-    async def deliver(self, conv_id: int) -> int:
+    async def deliver(self, conv_id: int, new: list[int] | None = None) -> int:
         """Push the conversation's undelivered messages on its channel; returns how many went out from here (a
-        chat socket on another worker marks its messages delivered itself)."""
+        chat socket on another worker marks its messages delivered itself). ``new``: the ids of the messages just
+        written — the only ones pushed to a REST applicant's live socket (the older ones were pushed before and
+        wait for the REST channel to hand them out)."""
         async with self.state.write_sessions() as session, session.begin():
             conv = await session.get(Conversation, conv_id)
             if conv is None:
@@ -195,10 +197,10 @@ class Consult:
             sent = await self._push(conv, pending)
             await convs.mark_delivered(session, sent)
         if pending:
-            await self._publish(conv, pending)
+            await self._publish(conv, pending, new)
         return len(sent)
 
-    async def _publish(self, conv: Conversation, pending: list[ConversationMessage]) -> None:
+    async def _publish(self, conv: Conversation, pending: list[ConversationMessage], new: list[int] | None) -> None:
         if conv.channel == "websocket":
             body = {
                 "type": "bot_messages",
@@ -208,6 +210,9 @@ class Consult:
             }
             await self.state.push.publish(conversation_topic(conv.id), body)
         elif conv.channel == "rest" and conv.applicant_id is not None:
+            pending = [m for m in pending if new is None or m.id in new]
+            if not pending:
+                return
             sender = conv.sender.split(":", 1)[1] if ":" in conv.sender else conv.sender
             body = {
                 "type": "consult_messages",
