@@ -144,7 +144,10 @@ def conversations(fx: Fixture, seed: int = 0) -> Iterator[tuple[str, list[tuple[
         kind = rnd.choice(kinds)
         q = [rnd.choice(questions) for _ in range(3)]
         if kind == "kb":
-            yield kind, [("你好", False), (q[0], False), ("护士注册办好要多久", False), ("要交钱吗", False), ("谢谢", False)]
+            yield (
+                kind,
+                [("你好", False), (q[0], False), ("护士注册办好要多久", False), ("要交钱吗", False), ("谢谢", False)],
+            )
         elif kind == "kb2":
             yield kind, [(q[0], False), (q[1], False), (q[2], False), ("再见", False)]
         elif kind == "progress":
@@ -275,7 +278,7 @@ def run_profile(fx: Fixture, turns: int) -> None:
             per_kind: dict[str, list[list[str]]] = defaultdict(list)
             steps = [
                 (kind, f"p{k}-{kind}", text, li)
-                for k, (kind, conv) in zip(range(60), conversations(fx))
+                for k, (kind, conv) in zip(range(60), conversations(fx), strict=False)
                 for text, li in conv
             ]
             for kind, sender, text, li in steps:
@@ -298,8 +301,11 @@ def run_profile(fx: Fixture, turns: int) -> None:
             with profiler:
                 for i in range(turns):
                     kind, sender, text, li = steps[i % len(steps)]
-                    await c.post(HOOK, json={"sender": f"{sender}-{i // len(steps)}", "message": text},
-                                 headers=auth if li else {})
+                    await c.post(
+                        HOOK,
+                        json={"sender": f"{sender}-{i // len(steps)}", "message": text},
+                        headers=auth if li else {},
+                    )
             print(f"{turns} turns in-process: {(time.perf_counter() - t) / turns * 1000:.2f} ms per turn")
             print(profiler.output_text(unicode=True, color=False, show_all=False))
 
@@ -325,11 +331,18 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return
-    print(f"database {result['database']}, {args.clients} client(s), load {result['load_before']} → {result['load_after']}")
+    print(
+        f"database {result['database']}, {args.clients} client(s), "
+        f"load {result['load_before']} → {result['load_after']}"
+    )
     for name, v in result.items():
         if isinstance(v, dict) and "p50_ms" in v:
-            print(f"  {name:<16} p50 {v['p50_ms']:>7} ms  p95 {v['p95_ms']:>7} ms  p99 {v['p99_ms']:>7} ms  (n={v['n']})")
-    print(f"  turn p95 / healthz p95 = {result['rest_turn_p95_over_healthz_p95']}, {result['turns_per_second']} turns/s")
+            print(
+                f"  {name:<16} p50 {v['p50_ms']:>7} ms  p95 {v['p95_ms']:>7} ms  p99 {v['p99_ms']:>7} ms  (n={v['n']})"
+            )
+    print(
+        f"  turn p95 / healthz p95 = {result['rest_turn_p95_over_healthz_p95']}, {result['turns_per_second']} turns/s"
+    )
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ def conversation_topic(conv_id: int) -> str:
     """Where the chat sockets of one WebSocket conversation listen, on whichever worker holds them."""
     return f"bot:conversation:{conv_id}"
 
+
 log = logging.getLogger("weijian.consult")
 
 
@@ -201,6 +202,7 @@ class Consult:
         return len(sent)
 
     async def _publish(self, conv: Conversation, pending: list[ConversationMessage], new: list[int] | None) -> None:
+        body: dict[str, Any]
         if conv.channel == "websocket":
             body = {
                 "type": "bot_messages",

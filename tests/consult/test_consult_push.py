@@ -159,9 +159,9 @@ async def test_a_chat_socket_gets_a_reply_written_on_another_worker(api: Api, ap
                     assert joined[0]["custom"]["type"] == "agent_joined"
                     assert orjson.loads(await asyncio.wait_for(chat.recv(), 5))[0]["text"] == "我是坐席"
                     for _ in range(50):  # that worker records the delivery once it has sent it
-                        lines = (
-                            await worker_b.get(f"/api/v1/consult/conversations/{conv_id}", headers=agent)
-                        ).json()["transcript"]
+                        lines = (await worker_b.get(f"/api/v1/consult/conversations/{conv_id}", headers=agent)).json()[
+                            "transcript"
+                        ]
                         if all(m["delivered"] for m in lines):
                             break
                         await asyncio.sleep(0.05)
