@@ -79,7 +79,7 @@ def pct(samples: list[float]) -> dict[str, float]:
 # ----------------------------------------------------------------------------------------------- set-up
 
 
-def prepare(database_url: str | None, bench_database: str = BENCH_DB) -> Fixture:
+def prepare(database_url: str | None, bench_database: str = BENCH_DB, redis_url: str = "") -> Fixture:
     data_dir = Path(tempfile.mkdtemp(prefix="weijian-bot-bench-"))
     env = {
         **os.environ,
@@ -87,7 +87,7 @@ def prepare(database_url: str | None, bench_database: str = BENCH_DB) -> Fixture
         "WEIJIAN_SECRET_KEY": SECRET_KEY,
         "WEIJIAN_DEMO_PASSWORD": DEMO_PASSWORD,
         "WEIJIAN_BOT_MESSAGES_PER_MINUTE": "1000000",
-        "WEIJIAN_REDIS_URL": "",
+        "WEIJIAN_REDIS_URL": redis_url,  # the conversation locks and the rate limiter in Redis, as in production
         "WEIJIAN_OCR_CHECK_UPLOADS": "false",
     }
     if database_url:
@@ -192,7 +192,7 @@ async def client_loop(
                     return
 
 
-def run_http(fx: Fixture, turns: int, clients: int, parse: bool) -> dict[str, Any]:
+def run_http(fx: Fixture, turns: int, clients: int, parse: bool, py_spy: str | None = None) -> dict[str, Any]:
     port = free_port()
     server = subprocess.Popen(
         [
@@ -224,6 +224,11 @@ def run_http(fx: Fixture, turns: int, clients: int, parse: bool) -> dict[str, An
                     time.sleep(0.1)
         load_before = os.getloadavg()
         started = time.perf_counter()
+        spy, spy_out = None, Path(tempfile.mkdtemp(prefix="bot-spy-")) / "server.raw"
+        if py_spy:
+            from bench import pyspy
+
+            spy = pyspy.record(py_spy, server.pid, max(5, turns // 40), spy_out)
 
         async def run() -> None:
             per = turns // clients
@@ -232,6 +237,8 @@ def run_http(fx: Fixture, turns: int, clients: int, parse: bool) -> dict[str, An
         asyncio.run(run())
         elapsed = time.perf_counter() - started
         load_after = os.getloadavg()
+        if spy is not None:
+            spy.wait()
     finally:
         server.terminate()
         server.wait(10)
@@ -240,6 +247,10 @@ def run_http(fx: Fixture, turns: int, clients: int, parse: bool) -> dict[str, An
     result["turns_per_second"] = round(len(out["rest_turn"]) / elapsed, 1)
     result["load_before"] = [round(x, 2) for x in load_before]
     result["load_after"] = [round(x, 2) for x in load_after]
+    if py_spy:
+        from bench import pyspy
+
+        result["py_spy"] = pyspy.summarize([spy_out], top=30)
     return result
 
 
@@ -317,22 +328,28 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=600)
     parser.add_argument("--clients", type=int, default=1, help="simulated applicants at once")
     parser.add_argument("--database-url", default=None, help="a PostgreSQL URL (default: embedded SQLite)")
+    parser.add_argument("--redis-url", default="", help="Redis for the server (locks, rate limits, push)")
     parser.add_argument("--bench-database", default=BENCH_DB, help="the PostgreSQL database to (re)create")
     parser.add_argument("--parse", action="store_true", help="also time POST /model/parse at each step")
     parser.add_argument("--profile", action="store_true", help="in-process SQL counts and pyinstrument tree")
+    parser.add_argument("--py-spy", default=None, help="path of py-spy: sample the server's GIL thread meanwhile")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    fx = prepare(args.database_url, args.bench_database)
+    fx = prepare(args.database_url, args.bench_database, args.redis_url)
     if args.profile:
         run_profile(fx, args.turns)
         return
-    result = {"database": "postgresql" if args.database_url else "sqlite", "clients": args.clients}
-    result.update(run_http(fx, args.turns, args.clients, args.parse))
+    result = {
+        "database": "postgresql" if args.database_url else "sqlite",
+        "redis": bool(args.redis_url),
+        "clients": args.clients,
+    }
+    result.update(run_http(fx, args.turns, args.clients, args.parse, args.py_spy))
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return
     print(
-        f"database {result['database']}, {args.clients} client(s), "
+        f"database {result['database']}{' + Redis' if args.redis_url else ''}, {args.clients} client(s), "
         f"load {result['load_before']} → {result['load_after']}"
     )
     for name, v in result.items():
