@@ -92,8 +92,13 @@ def test_cross_validated_intent_accuracy_is_reported_and_above_80_percent() -> N
 
 def test_the_fast_inference_gives_scikit_learns_probabilities(nlu: Nlu) -> None:
     """Inference is computed from the fitted vocabularies and weights, not through the pipeline: the same numbers
-    on every training example and on text the model never saw (typos, serial numbers, other scripts)."""
-    texts = [e.text for e in nlu.data.examples] + ["护仕注册要带啥", "WJ-20260105-000012-8 到哪了", "hello 你好", "zzz"]
+    on every third training example and on text the model never saw (typos, serial numbers, other scripts)."""
+    texts = [e.text for e in nlu.data.examples[::3]] + [
+        "护仕注册要带啥",
+        "WJ-20260105-000012-8 到哪了",
+        "hello 你好",
+        "zzz",
+    ]
     for text in texts:
         prepared = nlu.prepare(text)
         assert np.abs(nlu.predict_proba(prepared) - nlu.predict_proba_sklearn(prepared)).max() < 1e-9, text
