@@ -98,6 +98,11 @@ async def test_agents_hear_of_handoffs_claims_and_closes_and_other_staff_do_not(
         assert r.status_code == 200, r.text
         assert (await next_of(li_ws, "consult"))["event"] == "closed"
         assert (await next_of(wang_ws, "consult"))["event"] == "closed"
+
+        await say(api.client, '/rate{"score":5}', "p1")  # the agent who served hears of the rating
+        rated = await next_of(wang_ws, "consult")
+        assert (rated["event"], rated["conversation_id"]) == ("rated", conv_id)
+        assert await nothing_of(li_ws, "consult")
         assert await nothing_of(clerk_ws, "consult")
 
 
