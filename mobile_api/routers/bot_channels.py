@@ -77,7 +77,7 @@ async def run_turn(
     process rather than left to SQLite's busy-wait (sleeps of up to 100 ms)."""
     await consult.fresh()
     state = consult.state
-    prepared = consult.engine.prepare(text)
+    prepared = await consult.engine.prepare_async(text)
     async with (
         consult.locks.hold(f"{channel}:{sender}"),
         consult.writer(),
