@@ -136,6 +136,7 @@ class Consult:
             Thresholds(s.kb_answer_threshold, s.kb_suggest_threshold, s.bot_handoff_after_failures),
             encrypt=state.ctx.cipher.encrypt,
         )
+        self.redis = redis
         self.locks = ConversationLocks(redis)
         self.mp = ServiceAccount(s, s.redis_url)
         self.sockets: dict[int, set[WebSocket]] = defaultdict(set)
@@ -185,11 +186,12 @@ class Consult:
         task.add_done_callback(self.background.discard)
         return task
 
-    async def deliver(self, conv_id: int, new: list[int] | None = None) -> int:
-        """Push the conversation's undelivered messages on its channel; returns how many went out from here (a
-        chat socket on another worker marks its messages delivered itself). ``new``: the ids of the messages just
-        written — the only ones pushed to a REST applicant's live socket (the older ones were pushed before and
-        wait for the REST channel to hand them out)."""
+    async def deliver(self, conv_id: int, new: list[int] | None = None) -> int | None:
+        """Push the conversation's undelivered messages on its channel; returns how many went out from here, or
+        None when none did but a chat socket on another worker may take them (WebSocket conversations with Redis:
+        that worker marks them delivered itself). ``new``: the ids of the messages just written — the only ones
+        pushed to a REST applicant's live socket (the older ones were pushed before and wait for the REST channel
+        to hand them out)."""
         async with self.state.write_sessions() as session, session.begin():
             conv = await session.get(Conversation, conv_id)
             if conv is None:
@@ -199,6 +201,8 @@ class Consult:
             await convs.mark_delivered(session, sent)
         if pending:
             await self._publish(conv, pending, new)
+        if not sent and pending and conv.channel == "websocket" and self.redis is not None:
+            return None
         return len(sent)
 
     async def _publish(self, conv: Conversation, pending: list[ConversationMessage], new: list[int] | None) -> None:

@@ -75,7 +75,10 @@ async def reply(conv_id: int, body: ReplyIn, who: AgentDep, session: SessionDep,
     _, msg = await convs.reply(session, conv_id, who, body.text.strip() or body.text, now)
     view = convs.message_view(msg)
     await session.commit()
-    view["delivered"] = await consult_of(request.app).deliver(conv_id, [msg.id]) > 0
+    # true: handed to the applicant's channel here; false: they are not connected (the REST channel or a reconnect
+    # hands it out later); null: pushed to the other workers, one of which may hold the applicant's chat socket.
+    sent = await consult_of(request.app).deliver(conv_id, [msg.id])
+    view["delivered"] = None if sent is None else sent > 0
     return view
 
 

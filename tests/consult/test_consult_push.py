@@ -159,6 +159,9 @@ async def test_a_chat_socket_gets_a_reply_written_on_another_worker(api: Api, ap
                     f"/api/v1/consult/conversations/{conv_id}/messages", json={"text": "我是坐席"}, headers=agent
                 )
                 assert r.status_code == 201
+                # Worker B cannot tell whether another worker holds the socket (null) — without Redis it knows none
+                # can take it now (false).
+                assert r.json()["delivered"] is (None if settings.redis_url else False)
                 if settings.redis_url:  # through Redis: at once, on the worker that holds the socket
                     joined = orjson.loads(await asyncio.wait_for(chat.recv(), 5))
                     assert joined[0]["custom"]["type"] == "agent_joined"

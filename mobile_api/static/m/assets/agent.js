@@ -247,7 +247,7 @@
         try {
           const msg = await api("POST", `/consult/conversations/${c.id}/messages`, { text: value });
           text.value = "";
-          if (!msg.delivered) toast("申请人当前不在线，回复已保存，上线后送达");
+          if (msg.delivered === false) toast("申请人当前不在线，回复已保存，上线后送达");
           await appendTranscript();
         } catch (e) { showError(err, e); }
       });
