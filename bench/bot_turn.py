@@ -34,6 +34,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -336,6 +337,13 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     fx = prepare(args.database_url, args.bench_database, args.redis_url)
+    try:
+        report(args, fx)
+    finally:
+        shutil.rmtree(fx.env["WEIJIAN_DATA_DIR"], ignore_errors=True)
+
+
+def report(args: argparse.Namespace, fx: Fixture) -> None:
     if args.profile:
         run_profile(fx, args.turns)
         return
