@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Conversation, ConversationMessage
@@ -31,9 +31,46 @@ async def open_conversation(session: AsyncSession, channel: str, sender: str) ->
     )
 
 
-async def start(
-    session: AsyncSession, channel: str, sender: str, applicant_id: int | None, now: datetime
-) -> Conversation:
+# Built once (bound per call): building an ORM statement costs more than SQLite takes to run it.
+_LATEST_OPEN = (
+    select(Conversation.id)
+    .where(
+        Conversation.channel == bindparam("channel"),
+        Conversation.sender == bindparam("sender"),
+        Conversation.state != "closed",
+    )
+    .order_by(Conversation.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_OPEN = select(Conversation).where(Conversation.id == _LATEST_OPEN)
+_OPEN_WITH_PENDING = (
+    select(Conversation, ConversationMessage)
+    .outerjoin(
+        ConversationMessage,
+        and_(ConversationMessage.conversation_id == Conversation.id, ConversationMessage.delivered.is_(False)),
+    )
+    .where(Conversation.id == _LATEST_OPEN)
+    .order_by(ConversationMessage.id)
+)
+
+
+async def load_open(
+    session: AsyncSession, channel: str, sender: str, *, with_pending: bool
+) -> tuple[Conversation | None, list[ConversationMessage]]:
+    """The sender's open conversation and (``with_pending``) its undelivered messages, in one statement: the
+    first read of every turn."""
+    params = {"channel": channel, "sender": sender}
+    if not with_pending:
+        return (await session.execute(_OPEN, params)).scalar_one_or_none(), []
+    rows = (await session.execute(_OPEN_WITH_PENDING, params)).all()
+    if not rows:
+        return None, []
+    return rows[0][0], [m for _, m in rows if m is not None]
+
+
+def start(session: AsyncSession, channel: str, sender: str, applicant_id: int | None, now: datetime) -> Conversation:
+    """A new conversation, written with the turn's other rows at its flush (its id is not known before)."""
     conv = Conversation(
         channel=channel,
         sender=sender,
@@ -45,7 +82,6 @@ async def start(
         updated_at=now,
     )
     session.add(conv)
-    await session.flush()
     return conv
 
 
@@ -76,7 +112,7 @@ def add_message(
     delivered: bool = True,
 ) -> ConversationMessage:
     msg = ConversationMessage(
-        conversation_id=conv.id, author=author, author_id=author_id, text=text, data=data, delivered=delivered, at=now
+        conversation=conv, author=author, author_id=author_id, text=text, data=data, delivered=delivered, at=now
     )
     session.add(msg)
     return msg

@@ -8,6 +8,7 @@ button (WeChat has no buttons, so there they are numbered lines); the active for
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Callable
@@ -25,9 +26,11 @@ from bot.training import Domain, Rule, load_domain, load_rules
 from case_core.domain import serial
 from knowledge_base import guides
 from knowledge_base import service as kb_service
+from knowledge_base.index import Hit
 from knowledge_base.runtime import KnowledgeBase
 
 MAX_MESSAGE_CHARS = 2000
+BIG_INDEX = 2000  # published entries above which a search leaves the event loop (Engine.prepare_async)
 FORM_MAX_ATTEMPTS = 2
 ASPECT_OF_INTENT = {
     "ask_materials": "materials",
@@ -59,6 +62,28 @@ class Turn:
     messages: list[dict[str, Any]] = field(default_factory=list)
     handed_over: bool = False
     stored: list[ConversationMessage] = field(default_factory=list)
+    pending: list[ConversationMessage] = field(default_factory=list)  # undelivered before this turn (REST)
+    event: str | None = None  # what the agents should hear of: "handoff", "message" (to a person), "rated"
+
+
+@dataclass
+class Prepared:
+    """What a turn computes from the text alone — the payload, the NLU parse, the knowledge-base hits — done
+    before the turn takes its locks and opens its transaction (``Engine.prepare``), so CPU work never holds the
+    conversation or the database. Whatever the conversation's state turns out to need and was not foreseen is
+    computed on demand."""
+
+    text: str
+    stripped: str
+    payload: dict[str, Any] | None
+    parsed: dict[str, Any] | None = None
+    wants_search: bool = False
+    hits: dict[str, list[Hit]] = field(default_factory=dict)
+
+    def search(self, kb: KnowledgeBase, query: str) -> list[Hit]:
+        if query not in self.hits:
+            self.hits[query] = kb.search(query, 3)
+        return self.hits[query]
 
 
 @dataclass
@@ -115,42 +140,85 @@ class Engine:
     def utter(self, name: str, **extra: Any) -> dict[str, Any]:
         return {"text": self.domain.text(name), **extra}
 
+    def _rule(self, intent: str) -> Rule:
+        rule = next((r for r in self.rules if intent in r.intents and r.condition_loop is None), None)
+        if rule is None:  # an intent without a rule (or an unknown payload): let the knowledge base try
+            rule = next(r for r in self.rules if FALLBACK_INTENT in r.intents)
+        return rule
+
+    def prepare(self, text: str, *, search: bool = True) -> Prepared:
+        """The text's parse, and its knowledge-base hits when its intent's rule answers from the knowledge base
+        (``search=False``: only say so, in ``Prepared.wants_search``)."""
+        text = text or ""
+        stripped = text.strip()
+        prep = Prepared(text, stripped, self._parse_payload(stripped))
+        if prep.payload is None and stripped and len(stripped) <= MAX_MESSAGE_CHARS and not stripped.isdigit():
+            prep.parsed = self.nlu.parse(stripped)
+            prep.wants_search = "action_answer" in self._rule(str(prep.parsed["intent"]["name"])).actions
+            if prep.wants_search and search:
+                prep.search(self.kb, stripped)
+        return prep
+
+    async def prepare_async(self, text: str) -> Prepared:
+        """``prepare`` for the event loop: the NLU (well under a millisecond, and cached) runs here; a search of a
+        large knowledge base (milliseconds at 10,000 entries) runs in a thread, so other requests are not held up
+        behind it."""
+        prep = self.prepare(text, search=False)
+        if prep.wants_search:
+            if len(self.kb.index) > BIG_INDEX:
+                await asyncio.to_thread(prep.search, self.kb, prep.stripped)
+            else:
+                prep.search(self.kb, prep.stripped)
+        return prep
+
     # ------------------------------------------------------------------------------------------ the turn
 
     async def turn(
-        self, session: AsyncSession, *, channel: str, sender: str, text: str, applicant_id: int | None, now: datetime
+        self,
+        session: AsyncSession,
+        *,
+        channel: str,
+        sender: str,
+        text: str,
+        applicant_id: int | None,
+        now: datetime,
+        prepared: Prepared | None = None,
+        with_pending: bool = False,
     ) -> Turn:
-        text = text or ""
-        stripped = text.strip()
-        parsed_payload = self._parse_payload(stripped)
-        if parsed_payload and parsed_payload["intent"]["name"] == "rate":
+        """The turn's reads are one statement (the open conversation, with its undelivered messages when
+        ``with_pending``); its writes — the applicant's message, the bot's, the conversation's new state — go out
+        in the caller's one flush."""
+        prep = prepared or self.prepare(text)
+        text, stripped = prep.text, prep.stripped
+        if prep.payload and prep.payload["intent"]["name"] == "rate":
             closed = await convs.last_closed_unrated(session, channel, sender, now)
             if closed is not None:
-                return await self._rate(session, closed, parsed_payload, text, now)
-        conv = await convs.open_conversation(session, channel, sender)
+                return await self._rate(session, closed, prep.payload, text, now)
+        conv, pending = await convs.load_open(session, channel, sender, with_pending=with_pending)
         if conv is None:
-            conv = await convs.start(session, channel, sender, applicant_id, now)
+            conv = convs.start(session, channel, sender, applicant_id, now)
         elif applicant_id is not None and conv.applicant_id is None:
             conv.applicant_id = applicant_id
         stored = redact(text)
         data = {"enc": self.encrypt(text)} if self.encrypt and stored != text else None
         convs.add_message(session, conv, "user", now, text=stored, data=data)
         conv.updated_at = now
-        turn = Turn(conv)
+        turn = Turn(conv, pending=pending)
         if conv.state == "waiting_human":
             turn.messages.append(self.utter("utter_waiting_human"))
+            turn.event = "message"
         elif conv.state == "human":
-            pass  # the agent answers; the bot stays out of it
+            turn.event = "message"  # the agent answers; the bot stays out of it
         elif not stripped:
             turn.messages.append(self.utter("utter_empty"))
         elif len(stripped) > MAX_MESSAGE_CHARS:
             turn.messages.append(self.utter("utter_too_long"))
         else:
-            await self._bot_turn(session, turn, stripped, parsed_payload, now)
+            await self._bot_turn(session, turn, prep, now)
         turn.stored = [convs.add_message(session, conv, "bot", now, text=m.get("text"), data=m) for m in turn.messages]
-        slots = dict(conv.slots)
-        slots["choices"] = [b["payload"] for m in turn.messages for b in m.get("buttons", [])]
-        conv.slots = slots
+        choices = [b["payload"] for m in turn.messages for b in m.get("buttons", [])]
+        if choices or conv.slots.get("choices"):
+            conv.slots = {**conv.slots, "choices": choices}
         return turn
 
     async def _rate(
@@ -165,17 +233,18 @@ class Engine:
         convs.add_message(session, conv, "user", now, text=text)
         reply = self.utter("utter_rating_thanks")
         convs.add_message(session, conv, "bot", now, text=reply["text"], data=reply)
-        return Turn(conv, [reply])
+        return Turn(conv, [reply], event="rated")
 
-    async def _bot_turn(
-        self, session: AsyncSession, turn: Turn, text: str, parsed: dict[str, Any] | None, now: datetime
-    ) -> None:
+    async def _bot_turn(self, session: AsyncSession, turn: Turn, prep: Prepared, now: datetime) -> None:
         conv = turn.conversation
+        text, parsed = prep.stripped, prep.payload
         choices = conv.slots.get("choices") or []
         if parsed is None and text.isdigit() and 1 <= int(text) <= len(choices):
             parsed = self._parse_payload(choices[int(text) - 1])
         if parsed is None:
-            parsed = self.nlu.parse(text)
+            if prep.parsed is None:
+                prep.parsed = self.nlu.parse(text)
+            parsed = prep.parsed
         intent = str(parsed["intent"]["name"])
         confidence = float(parsed["intent"]["confidence"])
         entities = {e["entity"]: e["value"] for e in parsed["entities"]}
@@ -197,16 +266,14 @@ class Engine:
             session, turn, text, intent, confidence, entities
         ):
             return
-        rule = next((r for r in self.rules if intent in r.intents and r.condition_loop is None), None)
-        if rule is None:  # an intent without a rule (or an unknown payload): let the knowledge base try
-            rule = next(r for r in self.rules if FALLBACK_INTENT in r.intents)
-        for action in rule.actions:
-            await self._run(session, turn, action, text, intent, confidence, entities, now)
+        for action in self._rule(intent).actions:
+            await self._run(session, turn, prep, action, text, intent, confidence, entities, now)
 
     async def _run(
         self,
         session: AsyncSession,
         turn: Turn,
+        prep: Prepared,
         action: str,
         text: str,
         intent: str,
@@ -217,7 +284,7 @@ class Engine:
         if action.startswith("utter_"):
             turn.messages.append(self.utter(action))
         elif action == "action_answer":
-            await self._answer(session, turn, text, intent, confidence, entities, now)
+            await self._answer(session, turn, prep, text, intent, confidence, entities, now)
         elif action == "query_progress_form":
             await self._start_progress(session, turn, entities)
         elif action == "action_handoff":
@@ -233,6 +300,7 @@ class Engine:
         self,
         session: AsyncSession,
         turn: Turn,
+        prep: Prepared,
         text: str,
         intent: str,
         confidence: float,
@@ -246,7 +314,7 @@ class Engine:
         if aspect and item is None and conv.slots.get("service_item"):
             item = conv.slots["service_item"]  # "要多久？" after "护士注册要什么材料": the same item
         query = text if not text.startswith("/") else ""
-        hits = self.kb.search(query, 3) if query else []
+        hits = prep.search(self.kb, query) if query else []
         top = hits[0] if hits else None
         if top and top.score >= t.answer and (item is None or top.item_code in (None, item)):
             await self._answer_entry(session, turn, top.key, top.score)
@@ -396,7 +464,7 @@ class Engine:
         conv = turn.conversation
         if conv.state == "bot":
             convs.hand_over(conv, reason, now)
-            turn.handed_over = True
+            turn.handed_over, turn.event = True, "handoff"
         if announce:
             turn.messages.append(self.utter("utter_handoff", custom={"type": "handoff", "reason": reason}))
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from case_core.db import Base, JSONType
 
@@ -49,6 +49,9 @@ class ConversationMessage(Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     delivered: Mapped[bool] = mapped_column(default=True)
     at: Mapped[datetime]
+    # Only for the unit of work: a turn adds a new conversation and its first messages and writes them in one
+    # flush (the conversation's INSERT first). Never loaded: reading it would be a query of its own.
+    conversation: Mapped[Conversation] = relationship(lazy="raise")
 
 
 class WechatInbound(Base):

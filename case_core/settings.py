@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # the two, and logs the question as unanswered (offering a person) below kb_suggest_threshold.
     kb_answer_threshold: float = 0.62
     kb_suggest_threshold: float = 0.38
+    # Optional dense re-ranking (knowledge_base.dense): a local transformers model directory; unset = lexical only.
+    # The lexical top embed_top_n are re-scored as (1 - embed_weight) * lexical + embed_weight * cosine.
+    embed_model: Path | None = None
+    embed_weight: float = 0.3
+    embed_top_n: int = 30
+    embed_threads: int = 1  # torch intra-op threads (process-wide); 0 keeps torch's default (all cores)
     bot_handoff_after_failures: int = 2
     bot_messages_per_minute: int = 120  # per applicant, or per IP address without a login
     # The WeChat service account (公众号) the bot answers on; empty: the webhook answers 503.

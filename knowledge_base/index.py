@@ -14,14 +14,27 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from knowledge_base.text import Analyzer, char_bigrams
+from knowledge_base.dense import Dense
+from knowledge_base.text import Analyzer, char_bigrams, normalize, pinyin_bigrams
 
 K1, B = 1.2, 0.75
 # Fusion weights (they add up to 1, so the fused score stays in 0..1). Words over all of an entry's phrasings
 # together decide most; the best single phrasing sharpens near-duplicates; character bigrams over the phrasings
-# rescue typos and words jieba cuts differently; the answer helps a little (it mentions much the question is not
-# about). Chosen on bench/kb_eval.yaml; tuned on one half and scored on the other they hold (docs/benchmarks.md).
-W_WORDS_ALL, W_WORDS_BEST, W_CHARS_ALL, W_ANSWER = 0.35, 0.20, 0.35, 0.10
+# rescue typos and words jieba cuts differently; pinyin bigrams rescue the wrong character a pinyin keyboard
+# offered; the answer helps a little (it mentions much the question is not about). Chosen on the dev half of
+# bench/kb_eval_v2.yaml with bench/kb_tune.py; the held-out half is reported in docs/benchmarks.md.
+
+
+@dataclass(frozen=True)
+class Weights:
+    words_all: float = 0.25
+    words_best: float = 0.0  # kept (and built) for knowledge bases where it helps; 0 won on the dev half
+    chars_all: float = 0.25
+    pinyin_all: float = 0.40
+    answer: float = 0.10
+
+
+WEIGHTS = Weights()
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ class Tokens:
         self.analyzer = analyzer
         self._words: dict[str, list[str]] = {}
         self._chars: dict[str, list[str]] = {}
+        self._pinyin: dict[str, list[str]] = {}
 
     def words(self, text: str) -> list[str]:
         got = self._words.get(text)
@@ -105,12 +119,25 @@ class Tokens:
             got = self._chars[text] = char_bigrams(self.analyzer.canonical_text(text))
         return got
 
+    def pinyin(self, text: str) -> list[str]:
+        got = self._pinyin.get(text)
+        if got is None:
+            got = self._pinyin[text] = pinyin_bigrams(self.analyzer.canonical_text(text))
+        return got
+
 
 class KbIndex:
-    """Immutable once built; the runtime swaps in a new one on publish."""
+    """Immutable once built; the runtime swaps in a new one on publish. With ``dense`` (a configured encoder) every
+    phrasing is also embedded at build and the lexical top-N are re-ranked per search (``knowledge_base.dense``)."""
 
     def __init__(
-        self, docs: Sequence[Doc], analyzer: Analyzer, generation: object = None, tokens: Tokens | None = None
+        self,
+        docs: Sequence[Doc],
+        analyzer: Analyzer,
+        generation: object = None,
+        tokens: Tokens | None = None,
+        dense: Dense | None = None,
+        weights: Weights = WEIGHTS,
     ) -> None:
         self.docs = list(docs)
         self.analyzer = analyzer
@@ -119,44 +146,94 @@ class KbIndex:
         tok = tokens if tokens is not None and tokens.analyzer is analyzer else Tokens(analyzer)
         self.tokens = tok
         phrasings: list[list[str]] = []
+        texts: list[str] = []
         owner: list[int] = []
         words_all: list[list[str]] = []
         chars_all: list[list[str]] = []
+        pinyin_all: list[list[str]] = []
         for i, d in enumerate(self.docs):
             entry_words: list[str] = []
             entry_chars: list[str] = []
+            entry_pinyin: list[str] = []
             for q in (d.question, *d.similar):
                 w = tok.words(q)
                 phrasings.append(w)
+                texts.append(q)
                 owner.append(i)
                 entry_words += w
                 entry_chars += tok.chars(q)
+                entry_pinyin += tok.pinyin(q)
             words_all.append(entry_words)
             chars_all.append(entry_chars)
+            pinyin_all.append(entry_pinyin)
         owner_arr = np.array(owner, dtype=np.int64)
         # Rows are grouped by entry, so the best phrasing per entry is one maximum.reduceat.
         self._starts = np.flatnonzero(np.r_[True, owner_arr[1:] != owner_arr[:-1]]) if owner else np.zeros(0, int)
         self._words_all = _Channel(words_all)
         self._words_best = _Channel(phrasings)
         self._chars_all = _Channel(chars_all)
+        self._pinyin_all = _Channel(pinyin_all)
+        self.weights = weights
         self._answers = _Channel([tok.words(d.answer) for d in self.docs])
+        self.dense = dense
+        # Phrasing embeddings, row for row like the best-phrasing channel (empty without an encoder).
+        self.dense_rows = dense.vectors.matrix(texts) if dense is not None else np.zeros((0, 0), np.float32)
+        self._ends = np.r_[self._starts[1:], len(texts)].astype(np.int64) if len(self._starts) else self._starts
 
     def __len__(self) -> int:
         return len(self.docs)
 
     def scores(self, query: str) -> np.ndarray:
-        """Fused score of every entry for ``query`` (0..1)."""
+        """Fused score of every entry for ``query`` (0..1): lexical, re-ranked by the encoder when one is set."""
+        lexical = self.lexical_scores(query)
+        if self.dense is None or self.dense.weight == 0 or not len(lexical):
+            return lexical
+        return self.rerank(query, lexical)
+
+    def dense_similarity(self, query: str, entries: np.ndarray) -> np.ndarray:
+        """Cosine of the query with each given entry's closest phrasing."""
+        assert self.dense is not None
+        q = self.dense.queries.vector(normalize(query))
+        sims = np.empty(len(entries))
+        for j, e in enumerate(entries):
+            sims[j] = float((self.dense_rows[self._starts[e] : self._ends[e]] @ q).max())
+        return sims
+
+    def rerank(self, query: str, lexical: np.ndarray) -> np.ndarray:
+        """``(1 - w) * lexical + w * max(0, cosine)`` over the lexical top-N (entries with some lexical score);
+        the rest keep ``(1 - w) * lexical``, below every re-ranked entry."""
+        assert self.dense is not None
+        w, n = self.dense.weight, min(self.dense.top_n, len(lexical))
+        top = np.argpartition(-lexical, n - 1)[:n] if n < len(lexical) else np.arange(len(lexical))
+        top = top[lexical[top] > 0]
+        fused = (1 - w) * lexical
+        if len(top):
+            fused[top] += w * np.maximum(self.dense_similarity(query, top), 0.0)
+        return fused
+
+    def lexical_scores(self, query: str) -> np.ndarray:
+        """The BM25 + character-bigram fusion of every entry for ``query`` (0..1)."""
         if not self.docs:
             return np.zeros(0)
-        words = self.analyzer.words(query)
-        chars = char_bigrams(self.analyzer.canonical_text(query))
-        best = np.maximum.reduceat(self._words_best.score(words), self._starts)
-        return (
-            W_WORDS_ALL * self._words_all.score(words)
-            + W_WORDS_BEST * best
-            + W_CHARS_ALL * self._chars_all.score(chars)
-            + W_ANSWER * self._answers.score(words)
+        w = self.weights
+        return sum(
+            (getattr(w, name) * score for name, score in self.channel_scores(query, skip_zero=True).items()),
+            np.zeros(len(self.docs)),
         )
+
+    def channel_scores(self, query: str, *, skip_zero: bool = False) -> dict[str, np.ndarray]:
+        """Each channel's scores (0..1) before the weighted sum (bench/kb_tune.py tunes the weights on these)."""
+        w = self.weights
+        words = self.analyzer.words(query)
+        canonical = self.analyzer.canonical_text(query)
+        channels = {
+            "words_all": lambda: self._words_all.score(words),
+            "words_best": lambda: np.maximum.reduceat(self._words_best.score(words), self._starts),
+            "chars_all": lambda: self._chars_all.score(char_bigrams(canonical)),
+            "pinyin_all": lambda: self._pinyin_all.score(pinyin_bigrams(canonical)),
+            "answer": lambda: self._answers.score(words),
+        }
+        return {name: fn() for name, fn in channels.items() if not (skip_zero and getattr(w, name) == 0)}
 
     def search(self, query: str, k: int = 5, accept: Callable[[Doc], bool] | None = None) -> list[Hit]:
         scores = self.scores(query)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from case_core.models import MaterialType, ServiceItem
 from knowledge_base import guides
+from knowledge_base.dense import Dense
 from knowledge_base.index import Doc, Hit, KbIndex, Tokens
 from knowledge_base.models import KbEntry, KbSynonym
 from knowledge_base.service import synonyms
@@ -33,8 +34,11 @@ def _name_parts(name: str) -> list[str]:
 
 
 class KnowledgeBase:
-    def __init__(self) -> None:
-        self.index = KbIndex([], Analyzer())
+    """``dense``: the configured re-ranker (``knowledge_base.dense.from_settings``), None for lexical search only."""
+
+    def __init__(self, dense: Dense | None = None) -> None:
+        self.dense = dense
+        self.index = KbIndex([], Analyzer(), dense=dense)
         self.guides: dict[str, dict[str, Any]] = {}
         self.item_names: dict[str, str] = {}
         self._stamp: object = None
@@ -84,9 +88,13 @@ class KnowledgeBase:
                 analyzer.add_words(words)
                 analyzer.set_synonyms(pairs)
                 self._tokens, self._analyzer_key = Tokens(analyzer), key
-            return KbIndex(docs, self._tokens.analyzer, stamp, self._tokens)
+            index = KbIndex(docs, self._tokens.analyzer, stamp, self._tokens, self.dense)
+            if self.dense is not None:
+                self.dense.vectors.retain([t for d in docs for t in (d.question, *d.similar)])
+            return index
 
-        index = await asyncio.to_thread(build) if len(docs) > 2000 else build()
+        # A large rebuild, or any rebuild that may run the encoder, stays off the event loop.
+        index = await asyncio.to_thread(build) if len(docs) > 2000 or self.dense is not None else build()
         self.guides = {it.code: guides.guide(it.code, it.name, it.data, names) for it in items}
         self.item_names = {it.code: it.name for it in items}
         self.index, self._stamp, self._checked = index, stamp, time.monotonic()

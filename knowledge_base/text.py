@@ -1,5 +1,8 @@
-"""Turning text into index terms: normalisation, jieba words (with a user dictionary and the synonym table) and
-character bigrams (which still match when a word is mistyped: 护仕注册 shares 注册 and 护 with 护士注册)."""
+"""Turning text into index terms: normalisation, jieba words (with a user dictionary and the synonym table),
+character bigrams (which still match when a word is mistyped: 护仕注册 shares 注册 and 护 with 护士注册) and
+pinyin syllable bigrams (which match the wrong character a pinyin keyboard offered: 职业/执业 are both zhi-ye,
+住册/注册 zhu-ce; with the usual fuzzy pairs z/zh, c/ch, s/sh, n/l, -in/-ing, -en/-eng, -an/-ang folded, so
+申述/申诉 and 登计/登记 meet too)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import unicodedata
 from collections.abc import Iterable
 
 import jieba
+from pypinyin import lazy_pinyin
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -146,7 +150,9 @@ class Analyzer:
         with _LOCK:
             for w in words:
                 w = normalize(w).replace(" ", "")
-                if len(w) >= 2 and w not in _WORDS:
+                # Latin words stay out: jieba keeps a Latin run whole by itself, and a dictionary entry "dr"
+                # would cut "drop" into dr + op.
+                if len(w) >= 2 and w not in _WORDS and not w.isascii():
                     _WORDS.add(w)
                     self._tok.add_word(w, freq=50_000)
 
@@ -179,7 +185,10 @@ class Analyzer:
         text = normalize(text)
         for term in sorted(self._synonym_strings, key=len, reverse=True):
             if term in text:
-                text = text.replace(term, self._synonym_strings[term])
+                if term.isascii():  # a Latin term only as a whole word: ct in "ct机", not in "select"
+                    text = re.sub(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", self._synonym_strings[term], text)
+                else:
+                    text = text.replace(term, self._synonym_strings[term])
         return text
 
 
@@ -189,3 +198,28 @@ def char_bigrams(text: str) -> list[str]:
     if len(chars) < 2:
         return chars
     return [chars[i] + chars[i + 1] for i in range(len(chars) - 1)]
+
+
+_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"))
+_FUZZY_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"))
+
+
+def _fuzzy(syllable: str) -> str:
+    for a, b in _FUZZY_INITIALS:
+        if syllable.startswith(a):
+            syllable = b + syllable[len(a) :]
+            break
+    for a, b in _FUZZY_FINALS:
+        if syllable.endswith(a):
+            return syllable[: -len(a)] + b
+    return syllable
+
+
+def pinyin_bigrams(text: str) -> list[str]:
+    """Bigrams of the toneless, fuzzy-folded pinyin of the CJK letters and digits (pypinyin picks the reading of
+    polyphones from the words around them)."""
+    chars = "".join(_KEEP_CHARS.findall(normalize(text)))
+    syllables = [_fuzzy(p) for p in lazy_pinyin(chars)] if chars else []
+    if len(syllables) < 2:
+        return syllables
+    return [syllables[i] + "-" + syllables[i + 1] for i in range(len(syllables) - 1)]

@@ -111,12 +111,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (cases, staff):
         hot_api.include_router(module.hot_router)
     app.include_router(hot_api)
+    # The bot's channels next: Rasa's paths (/webhooks/rest/webhook, /model/parse), WeChat's, the chat socket.
+    # A chat turn is as hot as the case reads, and none of these paths overlaps the API's.
+    app.include_router(bot_channels.router)
     api = APIRouter(prefix=API_PREFIX)
     for module in (auth, me, items, cases, licences, staff, admin, ws, ocr, kb, consult_router, inbox, ops, receipts):
         api.include_router(module.router)
     app.include_router(api)
     consult_runtime = consult.install(app, state, redis)
-    app.include_router(bot_channels.router)  # Rasa's paths (/webhooks/rest/webhook, /model/parse) and WeChat's
     pages.install(app)  # /m/staff/ and /m/agent/: the pages served with the API
 
     @app.get("/healthz", tags=["ops"])

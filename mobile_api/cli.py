@@ -78,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
 
         _migrate(settings)
         settings.resolved_secret  # noqa: B018  (fail early, before workers start, when there is no key)
+        from knowledge_base import dense
+
+        try:  # fail early too on an embedding model that will not load (each worker loads its own)
+            dense.from_settings(settings)
+        except dense.EmbedModelError as exc:
+            print(exc, file=sys.stderr)
+            return 2
         uvicorn.run(
             "mobile_api.main:app",
             host=args.host,

@@ -10,6 +10,7 @@ questions but looks up nothing personal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Annotated, Any
 
@@ -30,9 +31,10 @@ from case_core.domain.errors import CaseError, TooManyRequests, Unauthenticated
 from case_core.models import Applicant
 from case_core.principals import ApplicantPrincipal
 from case_core.timeutil import utcnow
-from mobile_api.consult import Consult, as_text, consult_of, outgoing
+from mobile_api.consult import Consult, as_text, consult_of, conversation_topic, outgoing
 from mobile_api.deps import AppState, InfoDep, StateDep, app_state
 from mobile_api.errors import error_response
+from mobile_api.responses import json_response
 
 log = logging.getLogger("weijian.bot")
 router = APIRouter(tags=["bot channels"])
@@ -68,22 +70,41 @@ async def run_turn(
     consult: Consult, *, channel: str, sender: str, text: str, applicant_id: int | None
 ) -> tuple[int, list[dict[str, Any]], list[int]]:
     """One turn under the conversation's lock, in its own transaction. Returns (conversation id, messages
-    including any agent messages not yet delivered, the ids of the bot's messages stored in the transcript)."""
+    including any agent messages not yet delivered, the ids of the bot's messages stored in the transcript).
+
+    The text is parsed (and the knowledge base searched) before the lock and the transaction: the transaction
+    holds only database work — on SQLite the database's one writer — and is queued behind the other turns of this
+    process rather than left to SQLite's busy-wait (sleeps of up to 100 ms)."""
     await consult.fresh()
     state = consult.state
-    async with consult.locks.hold(f"{channel}:{sender}"), state.write_sessions() as session, session.begin():
+    prepared = await consult.engine.prepare_async(text)
+    async with (
+        consult.locks.hold(f"{channel}:{sender}"),
+        consult.writer(),
+        state.write_sessions() as session,
+        session.begin(),
+    ):
         turn = await consult.engine.turn(
-            session, channel=channel, sender=sender, text=text, applicant_id=applicant_id, now=utcnow()
+            session,
+            channel=channel,
+            sender=sender,
+            text=text,
+            applicant_id=applicant_id,
+            now=utcnow(),
+            prepared=prepared,
+            with_pending=channel == "rest",
         )
         conv = turn.conversation
-        pending = await convs.undelivered(session, conv.id) if channel == "rest" else []
-        await convs.mark_delivered(session, [m.id for m in pending])
+        await convs.mark_delivered(session, [m.id for m in turn.pending])
         await session.flush()
-        return conv.id, [outgoing(m, "") for m in pending] + turn.messages, [m.id for m in turn.stored]
+        result = conv.id, [outgoing(m, "") for m in turn.pending] + turn.messages, [m.id for m in turn.stored]
+    if turn.event is not None:  # after the commit: an agent who looks finds what they were told of
+        await consult.notify(conv, turn.event)
+    return result
 
 
-@router.post("/webhooks/rest/webhook")
-async def rest_webhook(body: WebhookIn, request: Request, state: StateDep, info: InfoDep) -> list[dict[str, Any]]:
+@router.post("/webhooks/rest/webhook", response_model=list[dict[str, Any]])
+async def rest_webhook(body: WebhookIn, request: Request, state: StateDep, info: InfoDep) -> Response:
     """Rasa's REST channel: ``{sender, message, metadata?}`` → ``[{recipient_id, text?, buttons?, custom?}]``."""
     who = _applicant(request)
     if not await state.limiter.hit(
@@ -98,7 +119,9 @@ async def rest_webhook(body: WebhookIn, request: Request, state: StateDep, info:
         text=body.message,
         applicant_id=who.id if who else None,
     )
-    return [{"recipient_id": body.sender, **{k: v for k, v in m.items() if k != "recipient_id"}} for m in messages]
+    return json_response(
+        [{"recipient_id": body.sender, **{k: v for k, v in m.items() if k != "recipient_id"}} for m in messages]
+    )
 
 
 @router.get("/webhooks/rest/")
@@ -156,14 +179,27 @@ async def chat_socket(ws: WebSocket, sender: str = "default", token: str | None 
     consult = consult_of(ws.app)
     await ws.accept()
     conv_id: int | None = None
+    relay: asyncio.Task[None] | None = None
+
+    async def listen(cid: int, ready: asyncio.Event) -> None:
+        """Messages for this conversation published on another worker (an agent's reply written there)."""
+        async with state.push.subscribe([conversation_topic(cid)]) as queue:
+            ready.set()
+            while True:
+                await consult.relay(ws, cid, await queue.get())
 
     async def attach(cid: int) -> None:
-        nonlocal conv_id
+        nonlocal conv_id, relay
         if conv_id != cid:
             if conv_id is not None:
                 consult.sockets[conv_id].discard(ws)
+            if relay is not None:
+                relay.cancel()
             conv_id = cid
             consult.sockets[cid].add(ws)
+            ready = asyncio.Event()
+            relay = asyncio.create_task(listen(cid, ready))
+            await asyncio.wait_for(ready.wait(), 5)
             await consult.deliver(cid)  # anything that waited while no socket was open
 
     try:
@@ -191,6 +227,10 @@ async def chat_socket(ws: WebSocket, sender: str = "default", token: str | None 
     finally:
         if conv_id is not None:
             consult.sockets[conv_id].discard(ws)
+        if relay is not None:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await relay
 
 
 # ------------------------------------------------------------------------------------------ WeChat

@@ -1,6 +1,9 @@
 """Consultation agents take over what the bot cannot handle (6.7.6 在线咨询): the handoff queue, claiming a
 conversation with its transcript, replying (delivered on the applicant's channel), closing (the applicant is
-then asked to rate the consultation). Needs the ``consult_agent`` role."""
+then asked to rate the consultation). Needs the ``consult_agent`` role.
+
+Live: handoffs, claims and closes are pushed to every agent's socket (topic ``consult``), so queues update
+without polling; see mobile_api/consult.py."""
 
 from __future__ import annotations
 
@@ -55,9 +58,10 @@ async def claim(conv_id: int, who: AgentDep, session: SessionDep, now: NowDep, r
     conv = await convs.claim(session, conv_id, who, now)
     consult = consult_of(request.app)
     joined = consult.engine.utter("utter_agent_joined", custom={"type": "agent_joined", "agent_id": who.id})
-    convs.add_message(session, conv, "bot", now, text=joined["text"], data=joined, delivered=False)
+    msg = convs.add_message(session, conv, "bot", now, text=joined["text"], data=joined, delivered=False)
     await session.commit()
-    await consult.deliver(conv_id)
+    await consult.deliver(conv_id, [msg.id])
+    await consult.notify(conv, "claimed")
     lines = await convs.transcript(session, conv_id)
     return {**convs.conversation_view(conv), "transcript": [convs.message_view(m) for m in lines]}
 
@@ -71,15 +75,19 @@ async def reply(conv_id: int, body: ReplyIn, who: AgentDep, session: SessionDep,
     _, msg = await convs.reply(session, conv_id, who, body.text.strip() or body.text, now)
     view = convs.message_view(msg)
     await session.commit()
-    view["delivered"] = await consult_of(request.app).deliver(conv_id) > 0
+    # true: handed to the applicant's channel here; false: they are not connected (the REST channel or a reconnect
+    # hands it out later); null: pushed to the other workers, one of which may hold the applicant's chat socket.
+    sent = await consult_of(request.app).deliver(conv_id, [msg.id])
+    view["delivered"] = None if sent is None else sent > 0
     return view
 
 
 @router.post("/conversations/{conv_id}/close")
 async def close(conv_id: int, who: AgentDep, session: SessionDep, now: NowDep, request: Request) -> dict:
     consult = consult_of(request.app)
-    conv, _ = await convs.close(session, conv_id, who, now, consult.engine.rating_prompt())
+    conv, msg = await convs.close(session, conv_id, who, now, consult.engine.rating_prompt())
     view = convs.conversation_view(conv)
     await session.commit()
-    await consult.deliver(conv_id)
+    await consult.deliver(conv_id, [msg.id])
+    await consult.notify(conv, "closed")
     return view

@@ -1,4 +1,5 @@
-"""``WS /api/v1/ws``: the caller's live messages (case progress, new tasks, inbox, chat replies).
+"""``WS /api/v1/ws``: the caller's live messages (case progress, new tasks, inbox, chat replies; for consultation
+agents the consultation queue).
 
 Authenticate with the access token, either as ``?token=`` or — better, since query strings end up in access logs —
 as the first message ``{"token": "..."}`` within 10 seconds. The server then sends ``{"type": "ready", ...}``
@@ -16,6 +17,7 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from case_core.domain.errors import Unauthenticated
+from case_core.domain.states import Role
 from mobile_api.deps import AppState
 
 router = APIRouter(tags=["push"])
@@ -26,7 +28,10 @@ CLOSE_UNAUTHENTICATED = 4401
 
 def topics_for(claims: dict[str, Any]) -> list[str]:
     if claims.get("typ") == "staff":
-        return [f"staff:{claims['sub']}", f"dept:{claims['path']}"]
+        topics = [f"staff:{claims['sub']}", f"dept:{claims['path']}"]
+        if Role.CONSULT_AGENT in claims.get("roles", ()):
+            topics.append("consult")  # the consultation queue: handoffs, claims, closes (mobile_api/consult.py)
+        return topics
     return [f"applicant:{claims['sub']}"]
 
 

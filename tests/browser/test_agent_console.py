@@ -128,3 +128,52 @@ def test_agents_curate_the_knowledge_base(live_server: LiveServer, phone: Browse
     expect(lead.locator("#hit-decision")).to_contain_text(re.compile("直接回答|给出候选问题"))
     shot(lead, "agent-hit-test")
     assert errors == []
+
+
+def _waiting_id(live_server: LiveServer) -> int:
+    lead = live_server.staff_headers("zixunzz")
+    waiting = live_server.call("GET", "/consult/conversations?state=waiting_human", lead)["conversations"]
+    return max(c["id"] for c in waiting)
+
+
+def test_the_queue_follows_the_push_socket_and_polling_is_only_the_fallback(
+    live_server: LiveServer, desk: BrowserContext
+) -> None:
+    agent = desk.new_page()
+    errors = console_errors(agent)
+    reads: list[str] = []
+    agent.on("request", lambda r: reads.append(r.url) if "/api/v1/consult/conversations" in r.url else None)
+    agent_login(agent, "zixunzz")
+    expect(agent.locator("#live")).to_have_attribute("data-connected", "1")
+    expect(agent.locator("body")).to_have_attribute("data-sync", "push")
+
+    # With the socket up the page does not poll...
+    agent.wait_for_timeout(500)
+    before = len(reads)
+    agent.wait_for_timeout(4500)  # longer than the polling interval
+    assert len(reads) == before, reads[before:]
+    # ...and a handoff appears as soon as it is pushed.
+    erin = live_server.applicant_headers("browser-erin")
+    say(live_server, erin, "erin", "我要人工客服")
+    expect(agent.locator(f"#queue li[data-conv-id='{_waiting_id(live_server)}']")).to_be_visible(timeout=3000)
+
+    # Another agent claims it: it leaves this agent's queue at once.
+    conv_id = _waiting_id(live_server)
+    live_server.call("POST", f"/consult/conversations/{conv_id}/claim", live_server.staff_headers("zixun"))
+    expect(agent.locator(f"#queue li[data-conv-id='{conv_id}']")).to_have_count(0, timeout=3000)
+    assert errors == []
+
+
+def test_without_the_push_socket_the_console_falls_back_to_polling(
+    live_server: LiveServer, desk: BrowserContext
+) -> None:
+    agent = desk.new_page()
+    errors = console_errors(agent)
+    agent.route_web_socket("**/api/v1/ws", lambda ws: ws.close(code=1011))  # the socket cannot stay up
+    agent_login(agent, "zixunzz")
+    expect(agent.locator("#live")).to_have_attribute("data-connected", "0")
+    expect(agent.locator("body")).to_have_attribute("data-sync", "poll")
+    frank = live_server.applicant_headers("browser-frank")
+    say(live_server, frank, "frank", "转人工")
+    expect(agent.locator(f"#queue li[data-conv-id='{_waiting_id(live_server)}']")).to_be_visible(timeout=10_000)
+    assert errors == []

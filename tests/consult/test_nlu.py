@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from bot.evaluate import evaluate
@@ -87,3 +88,26 @@ def test_cross_validated_intent_accuracy_is_reported_and_above_80_percent() -> N
     assert result["examples"] >= 300 and result["intents"] == 12
     assert result["accuracy"] >= 0.8
     assert set(result["per_intent_f1"]) == REQUIRED_INTENTS
+
+
+def test_the_fast_inference_gives_scikit_learns_probabilities(nlu: Nlu) -> None:
+    """Inference is computed from the fitted vocabularies and weights, not through the pipeline: the same numbers
+    on every third training example and on text the model never saw (typos, serial numbers, other scripts)."""
+    texts = [e.text for e in nlu.data.examples[::3]] + [
+        "护仕注册要带啥",
+        "WJ-20260105-000012-8 到哪了",
+        "hello 你好",
+        "zzz",
+    ]
+    for text in texts:
+        prepared = nlu.prepare(text)
+        assert np.abs(nlu.predict_proba(prepared) - nlu.predict_proba_sklearn(prepared)).max() < 1e-9, text
+
+
+def test_a_repeated_text_is_parsed_from_the_cache_and_callers_cannot_spoil_it(nlu: Nlu) -> None:
+    first = nlu.parse("护士注册要带哪些材料")
+    first["intent"]["name"] = "spoiled"
+    first["intent_ranking"].clear()
+    again = nlu.parse("护士注册要带哪些材料 ")  # the same normalised text
+    assert again["intent"]["name"] == "ask_materials" and again["intent_ranking"]
+    assert nlu._ranking.cache_info().hits >= 1  # type: ignore[attr-defined]

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from knowledge_base.index import Doc, KbIndex
-from knowledge_base.text import Analyzer, char_bigrams
+from knowledge_base.index import Doc, KbIndex, Weights
+from knowledge_base.text import Analyzer, char_bigrams, pinyin_bigrams
 from knowledge_base.yamlio import parse
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -80,3 +80,36 @@ def test_character_bigrams_ignore_punctuation_and_fold_width() -> None:
 
 def test_an_empty_index_answers_nothing() -> None:
     assert KbIndex([], Analyzer()).search("护士注册", 5) == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant", "key"),
+    [
+        ("户士延需主册要啥才料", "护士延续注册要啥材料", "faq-0016"),
+        ("为生需可正延需要什么才料", "卫生许可证延续要什么材料", "faq-0032"),
+    ],
+)
+def test_pinyin_keyboard_slips_are_found_through_the_pinyin_channel(
+    index: KbIndex, typed: str, meant: str, key: str
+) -> None:
+    # Nearly every word is the wrong character with the right sound: words and character bigrams miss it.
+    assert index.search(meant, 1)[0].key == key
+    assert index.search(typed, 1)[0].key == key
+    without = KbIndex(index.docs, index.analyzer, weights=Weights(0.35, 0.2, 0.35, 0.0, 0.1))
+    assert without.search(typed, 1)[0].key != key
+
+
+def test_pinyin_bigrams_fold_the_usual_fuzzy_pairs() -> None:
+    assert pinyin_bigrams("执业") == pinyin_bigrams("职业") == ["zi-ye"]
+    assert pinyin_bigrams("申述") == pinyin_bigrams("申诉")  # shen-shu / shen-su: s/sh folded
+    assert pinyin_bigrams("登计") == pinyin_bigrams("登记")
+    assert pinyin_bigrams("护士") != pinyin_bigrams("律师")
+    assert pinyin_bigrams("！") == []
+
+
+def test_a_latin_synonym_matches_whole_words_only() -> None:
+    analyzer = Analyzer()
+    analyzer.set_synonyms([("dr", "放射诊疗")])
+    assert "放射诊疗" in analyzer.words("开DR要办什么")
+    assert "放射诊疗" not in analyzer.words("drop table")
+    assert analyzer.canonical_text("drop 新增dr") == "drop 新增放射诊疗"

@@ -1,6 +1,11 @@
 /* The agent console (/m/agent/): conversations handed over by the bot (claim, reply, close) and the knowledge
  * base (search, edit, submit for review, publish, hit testing, the unanswered-questions queue).
- * Uses /api/v1/consult/* and /api/v1/kb/*; the API checks the roles (consult_agent, kb_reviewer) again. */
+ * Uses /api/v1/consult/* and /api/v1/kb/*; the API checks the roles (consult_agent, kb_reviewer) again.
+ *
+ * Live: the push socket (WS /api/v1/ws) brings {"type": "consult", event, conversation_id, state} messages —
+ * handoffs, claims and closes for every agent, the applicant's new lines for the agent on the conversation — and
+ * the page re-reads only what they concern. Polling every 4 s is the fallback while the socket is down
+ * (document.body.dataset.sync says which: "push" or "poll"). */
 "use strict";
 
 (() => {
@@ -19,6 +24,8 @@
   let openConv = null;      // the conversation on screen: {id, lastId, view}
   let poller = null;
   let liveConn = null;
+  let liveUp = false;
+  let lastQueue = "";       // the queue as last drawn: redrawn only when it changed
   let kbFilter = { q: "", status: "" };
 
   WJ.onUnauthenticated = () => { toast("登录已失效，请重新登录"); route(); };
@@ -49,6 +56,21 @@
 
   function stopPolling() { if (poller) { clearInterval(poller); poller = null; } }
 
+  // Poll only on the conversations screen, and only while the push socket is down.
+  function syncMode() {
+    document.body.dataset.sync = liveUp ? "push" : "poll";
+    if (section === "chats" && !liveUp && document.getElementById("queue")) {
+      if (!poller) poller = setInterval(refresh, POLL_MS);
+    } else {
+      stopPolling();
+    }
+  }
+
+  function onPush(msg) {
+    if (msg.type !== "consult" || section !== "chats") return;
+    refresh(openConv && openConv.id === msg.conversation_id);
+  }
+
   function route() {
     header();
     stopPolling();
@@ -58,10 +80,14 @@
     }
     if (!liveConn) {
       const badge = document.getElementById("live");
-      liveConn = WJ.live(() => refresh(), (up) => {
+      liveConn = WJ.live(onPush, (up) => {
+        const back = up && !liveUp;
+        liveUp = up;
         badge.hidden = false;
         badge.textContent = up ? "实时" : "离线";
         badge.dataset.connected = up ? "1" : "0";
+        syncMode();
+        if (back) refresh(true);  // catch up with what happened while the socket was down
       });
     }
     const m = location.hash.match(/^#\/(chats|kb|hits|unanswered)(?:\/(.+))?/);
@@ -83,12 +109,19 @@
   }
   window.addEventListener("hashchange", route);
 
-  // Pushed messages and the poll both come here: refresh what is on screen without losing what is typed.
-  async function refresh() {
+  // Pushed messages and the poll both come here: refresh what is on screen without losing what is typed. A burst
+  // of pushes makes one more refresh after the running one, not one each.
+  let refreshing = null, again = false, againTranscript = false;
+  async function refresh(transcriptToo = true) {
     if (section !== "chats") return;
-    const list = document.getElementById("queue");
-    if (list) await fillQueue(list);
-    if (openConv) await appendTranscript();
+    if (refreshing) { again = true; againTranscript = againTranscript || transcriptToo; return refreshing; }
+    refreshing = (async () => {
+      const list = document.getElementById("queue");
+      if (list) await fillQueue(list);
+      if (openConv && transcriptToo) await appendTranscript();
+    })();
+    try { await refreshing; } finally { refreshing = null; }
+    if (again) { const t = againTranscript; again = againTranscript = false; await refresh(t); }
   }
 
   // ------------------------------------------------------------------ login
@@ -125,15 +158,19 @@
     const pane = h("section", { class: "card", id: "conversation", "aria-live": "polite" }, h("p", { class: "muted" }, "从左侧选择一个会话"));
     body.append(h("div", { class: "split" }, h("section", { "aria-labelledby": "queue-h" }, h("h2", { id: "queue-h" }, "等待人工与我的会话"), list), pane));
     openConv = null;
+    lastQueue = "";
     await fillQueue(list);
     if (convId) await openConversation(convId);
-    poller = setInterval(refresh, POLL_MS);
+    syncMode();
   }
 
   async function fillQueue(list) {
     let data;
     try { data = await api("GET", "/consult/conversations"); } catch (e) { list.replaceChildren(h("li", { class: "error" }, e.message)); return; }
     const convs = data.conversations || [];
+    const drawn = JSON.stringify([convs, openConv && openConv.id]);
+    if (drawn === lastQueue && list.childElementCount) return;
+    lastQueue = drawn;
     list.replaceChildren(
       ...(convs.length
         ? convs.map((c) =>
@@ -210,7 +247,7 @@
         try {
           const msg = await api("POST", `/consult/conversations/${c.id}/messages`, { text: value });
           text.value = "";
-          if (!msg.delivered) toast("申请人当前不在线，回复已保存，上线后送达");
+          if (msg.delivered === false) toast("申请人当前不在线，回复已保存，上线后送达");
           await appendTranscript();
         } catch (e) { showError(err, e); }
       });
@@ -230,7 +267,13 @@
     if (!openConv) return;
     const id = openConv.id;
     let c;
-    try { c = await api("GET", `/consult/conversations/${id}?after_id=${openConv.lastId}`); } catch (e) { return; }
+    try { c = await api("GET", `/consult/conversations/${id}?after_id=${openConv.lastId}`); } catch (e) {
+      if (e.status === 404 && openConv && openConv.id === id) {  // another agent claimed it meanwhile
+        openConv = null;
+        document.getElementById("conversation").replaceChildren(h("p", { class: "muted", id: "conv-gone" }, "该会话已由其他坐席接入"));
+      }
+      return;
+    }
     if (!openConv || openConv.id !== id) return;
     if (c.state !== openConv.state) { renderConversation({ ...c, transcript: await transcriptSoFar(id) }); return; }
     const box = document.getElementById("transcript");
