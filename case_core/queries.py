@@ -12,7 +12,20 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Date, Integer, and_, bindparam, desc, exists, false, func, or_, select, union_all
+from sqlalchemy import (
+    Date,
+    Integer,
+    and_,
+    bindparam,
+    desc,
+    exists,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -485,8 +498,19 @@ def _view_condition(view: str, roles: frozenset[str]) -> Any:
     return and_(c.status.in_(sorted(FINISHED_STATUSES - {Status.WITHDRAWN})), c.finished_at.is_not(None))
 
 
-def _tasks_statement(view: str, roles: tuple[str, ...], light: str | None, by_item: bool, search: bool) -> Any:
-    """The task-list query for one shape; what varies per request is in named bind parameters."""
+def _tasks_statement(
+    view: str,
+    roles: tuple[str, ...],
+    light: str | None,
+    by_item: bool,
+    search: bool,
+    page: tuple[int, int] | None = None,
+) -> Any:
+    """The task-list query for one shape; what varies per request is in named bind parameters.
+
+    With ``page`` (limit, offset) the page's bounds are written into the statement instead: PostgreSQL's generic
+    plan for a prepared statement cannot see a LIMIT parameter and plans for a large one (a finished list sorted
+    whole instead of an index walk that stops after 20 rows)."""
     c = cases.c
 
     def page_of(condition: Any) -> Any:
@@ -512,6 +536,9 @@ def _tasks_statement(view: str, roles: tuple[str, ...], light: str | None, by_it
 
     limit: Any = bindparam("limit", required=False)
     offset: Any = bindparam("offset", required=False)
+    branch_end: Any = bindparam("branch_end", required=False)
+    if page is not None:
+        limit, offset, branch_end = (literal_column(str(int(n))) for n in (page[0], page[1], page[0] + page[1]))
     if view == "todo":
         parts = _todo_parts(frozenset(roles))
         if len(parts) < 2:
@@ -520,7 +547,6 @@ def _tasks_statement(view: str, roles: tuple[str, ...], light: str | None, by_it
         # index range (ix_cases_status_due, ix_cases_status_role_due) and cut at the page's end. One OR over all
         # of them would either walk every dated case in deadline order to find the page (a clerk's submitted
         # cases are undated, so they come last) or sort them all.
-        branch_end: Any = bindparam("branch_end", required=False)
         pages = [page_of(part).order_by(*_todo_order(c)).limit(branch_end).subquery() for part in parts]
         merged = union_all(*(select(p) for p in pages)).subquery("todo")
         return select(merged).order_by(*_todo_order(merged.c)).limit(limit).offset(offset)
@@ -542,11 +568,14 @@ class _Compiled:
 
 _TASK_SHAPES: dict[tuple[Any, ...], Any] = {}
 _PG_TASK_SQL: dict[tuple[Any, ...], _Compiled] = {}
+_SHAPES_KEPT = 1024  # PostgreSQL's shapes carry the page's bounds, which clients choose: the caches are bounded
 
 
 def _task_shape(shape: tuple[Any, ...]) -> Any:
     stmt = _TASK_SHAPES.get(shape)
     if stmt is None:
+        if len(_TASK_SHAPES) >= _SHAPES_KEPT:
+            _TASK_SHAPES.clear()
         stmt = _TASK_SHAPES[shape] = _tasks_statement(*shape)
     return stmt
 
@@ -616,6 +645,8 @@ def _pg_task_sql(shape: tuple[Any, ...]) -> _Compiled:
     page as one JSON text: no Python per row."""
     hit = _PG_TASK_SQL.get(shape)
     if hit is None:
+        if len(_PG_TASK_SQL) >= _SHAPES_KEPT:
+            _PG_TASK_SQL.clear()
         compiled = _task_shape(shape).compile(dialect=pg_asyncpg.dialect(), compile_kwargs={"render_postcompile": True})
         names = tuple(compiled.positiontup or ())
         today, yellow = f"${len(names) + 1}::date", f"${len(names) + 2}::int"
@@ -669,7 +700,7 @@ async def staff_tasks(
         "q_like": "%" + _like_prefix(term) + "%",
     }
     if reads is not None:
-        compiled = _pg_task_sql(shape)
+        compiled = _pg_task_sql((*shape, (limit, offset)))
         values = {**compiled.defaults, **params, "deadline_today": today, "deadline_yellow_days": yellow_days}
         page = await reads.fetchval(compiled.sql, *(values[n] for n in compiled.names))
         return {"view": view, "items": orjson.Fragment(page)}
