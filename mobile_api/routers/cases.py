@@ -36,6 +36,7 @@ from mobile_api.deps import (
     unit_of_work,
     work_calendar,
 )
+from mobile_api.push import SESSION_KEY
 from mobile_api.responses import file_response, json_response
 from ocr import service as ocr_service
 
@@ -171,7 +172,7 @@ async def submit(request: Request) -> Response:
                 applicant=applicant,
                 now=now,
                 info=info,
-                listener_info=state.write_sessions.kw.get("info"),
+                listener_info={SESSION_KEY: state.push},  # what the write sessions carry for the listeners
             )
     if found is None:
         async with unit_of_work(state.write_sessions) as session:
