@@ -97,7 +97,10 @@ def test_agents_curate_the_knowledge_base(live_server: LiveServer, phone: Browse
     agent.get_by_role("button", name="知识库").click()
     agent.get_by_label("搜索知识条目").fill("停车场")
     agent.get_by_role("button", name="搜索").click()
-    agent.locator("#entries li").first.get_by_role("link").click()
+    # The list first shows every entry; wait for the search's answer before opening one.
+    found = agent.locator("#entries li").filter(has_text="医院停车场晚上几点关门")
+    expect(found).to_have_count(1)
+    found.get_by_role("link").click()
     expect(agent.locator("#e-status")).to_have_text("草稿")
     similar = agent.get_by_label("相似问法（每行一个）")
     similar.fill(similar.input_value() + "\n医院停车几点关门")
