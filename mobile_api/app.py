@@ -15,6 +15,7 @@ from case_core.crypto import FieldCipher
 from case_core.db import make_engine, make_sessionmaker, sqlite_write_transactions
 from case_core.pg_reads import PgReads
 from case_core.services import cases as cases_service
+from case_core.services.submit_pg import SubmitBatcher
 from case_core.settings import Settings
 from case_core.storage import LocalStorage
 from case_core.uploads import UploadLimits
@@ -77,6 +78,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.wechat_appid, settings.wechat_secret, settings.wechat_api_base_url, settings.redis_url
         ),
     )
+
+    if state.reads is not None:
+        state.submits = SubmitBatcher(state.reads, read_sessions, state.ctx)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

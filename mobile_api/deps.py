@@ -18,6 +18,7 @@ from case_core.domain.clock import WorkCalendar
 from case_core.domain.errors import Unauthenticated
 from case_core.pg_reads import PgReads
 from case_core.principals import ApplicantPrincipal, RequestInfo, StaffPrincipal
+from case_core.services.submit_pg import SubmitBatcher
 from case_core.settings import Settings
 from case_core.timeutil import utcnow
 from mobile_api.kv import RateLimiter
@@ -42,6 +43,7 @@ class AppState:
     wechat: MiniProgram
     push: PushHub
     reads: PgReads | None = None  # the raw read pool, PostgreSQL only
+    submits: SubmitBatcher | None = None  # group commit of draft submissions, on ``reads``
     pages: queries.TimelinePages = field(default_factory=queries.TimelinePages)  # rendered timeline pages
     clock: Callable[[], datetime] = utcnow  # "now" for every request (tests set it to walk through the calendar)
     ocr: Runner | None = None  # started on first use: a process that never reads a material spawns no worker

@@ -13,13 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_core import calendar, catalogue, queries
 from case_core.context import CoreContext
-from case_core.db import SessionOnDemand
 from case_core.domain.clock import WorkCalendar
 from case_core.domain.errors import NotFound
 from case_core.models import Case, Material
 from case_core.services import cases as case_service
 from case_core.services import materials as material_service
-from case_core.services import submit_pg
 from case_core.timeutil import local_date
 from case_core.uploads import too_large
 from mobile_api import hot
@@ -156,24 +154,21 @@ async def save_draft(
 @hot_router.post("/cases/{case_id}/submit", openapi_extra=hot.openapi(path=("case_id",)))
 async def submit(request: Request) -> Response:
     """申办 (or resubmission after 补正); answers with the case as submitted. Idempotent. A hot write: no FastAPI
-    dependencies (``mobile_api.hot``). On PostgreSQL a plain draft is submitted by one statement
-    (``submit_pg``); anything else in one transaction, committed before the response, as ``SessionDep`` does."""
+    dependencies (``mobile_api.hot``). On PostgreSQL a plain draft is submitted with the others of the moment by
+    one read and one write statement (``submit_pg``, group commit); anything else in one transaction, committed
+    before the response, as ``SessionDep`` does."""
     state, applicant, now = hot.caller_applicant(request)
     case_id = hot.path_int(request, "case_id")
     info = await request_info(request)
     found: tuple[Any, queries.EventsPage] | None = None
-    if state.reads is not None:
-        async with SessionOnDemand(state.read_sessions) as lookups:
-            found = await submit_pg.submit_draft(
-                state.reads,
-                lookups,
-                state.ctx,
-                case_id=case_id,
-                applicant=applicant,
-                now=now,
-                info=info,
-                listener_info={SESSION_KEY: state.push},  # what the write sessions carry for the listeners
-            )
+    if state.submits is not None:
+        found = await state.submits.submit(
+            case_id=case_id,
+            applicant=applicant,
+            now=now,
+            info=info,
+            listener_info={SESSION_KEY: state.push},  # what the write sessions carry for the listeners
+        )
     if found is None:
         async with unit_of_work(state.write_sessions) as session:
             await case_service.submit(session, state.ctx, case_id=case_id, applicant=applicant, now=now, info=info)

@@ -1,9 +1,11 @@
-"""On PostgreSQL a draft's submission takes a path of its own (``case_core.services.submit_pg``: one read, one
-write statement). It must leave exactly the rows the general path leaves, and tell the case-event listeners the
-same things."""
+"""On PostgreSQL a draft's submission takes a path of its own (``case_core.services.submit_pg``: group commit, one
+read and one write statement per batch of submissions). It must leave exactly the rows the general path leaves,
+tell the case-event listeners the same things, and a batch must come out as its submissions one by one would: each
+case decided and written on its own terms, one's refusal or failure never another's."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +13,8 @@ import pytest
 from sqlalchemy import text
 
 from case_core import events
+from case_core.domain.errors import Conflict, NotFound
+from case_core.principals import RequestInfo
 from case_core.services import submit_pg
 from tests.support.api import Api
 
@@ -82,6 +86,7 @@ async def _rows(app: Any, case_id: int) -> tuple[Any, ...]:
     return tuple(case), tuple(event), [tuple(a) for a in audit], [tuple(o) for o in outbox]
 
 
+@pytest.mark.postgresql_only
 async def test_both_paths_leave_the_same_rows_and_say_the_same_to_listeners(
     api: Api, app: Any, backend: str, heard: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -101,10 +106,7 @@ async def test_both_paths_leave_the_same_rows_and_say_the_same_to_listeners(
     assert r.status_code == 200, r.text
     fast_answer = r.json()
 
-    async def not_taken(*_: Any, **__: Any) -> None:
-        return None
-
-    monkeypatch.setattr(submit_pg, "submit_draft", not_taken)
+    monkeypatch.setattr(app.state.weijian, "submits", None)  # the general path only
     r = await api.client.post(f"/api/v1/cases/{general}/submit", headers=alice)
     assert r.status_code == 200, r.text
     general_answer = r.json()
@@ -158,3 +160,157 @@ async def test_a_row_the_listeners_add_that_cannot_be_written_fails_the_whole_su
             text("SELECT count(*) FROM audit_log WHERE case_id = :i AND action = 'case.submit'"), {"i": case["id"]}
         )
         assert audit.scalar() == 0
+
+
+# ---------------------------------------------------------------------------------------------- batches
+
+
+async def _drafts(api: Api, who: dict[str, str], n: int) -> list[int]:
+    ids = []
+    for _ in range(n):
+        case = await api.new_case(who)
+        await api.fill(who, case["id"])
+        await api.upload_required(who, case["id"])
+        ids.append(case["id"])
+    return ids
+
+
+def _request(app: Any, who: dict[str, str], case_id: int) -> submit_pg.Request:
+    applicant = app.state.weijian.tokens.applicant(who["Authorization"].removeprefix("Bearer "))
+    return submit_pg.Request(
+        case_id,
+        applicant,
+        app.state.weijian.clock(),
+        RequestInfo(ip="10.0.0.9"),
+        None,
+        asyncio.get_running_loop().create_future(),
+    )
+
+
+async def _run(app: Any, batch: list[submit_pg.Request]) -> list[Any]:
+    """Submit ``batch`` as one batch; each request's answer, or the exception it was answered with."""
+    state = app.state.weijian
+    await submit_pg.submit_batch(state.reads, state.read_sessions, state.ctx, batch)
+    assert all(r.answer.done() for r in batch), "every request of a batch is answered"
+    return [r.answer.exception() or r.answer.result() for r in batch]
+
+
+async def _general_rows(api: Api, app: Any, who: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
+    """The rows a submission of a fresh draft leaves on the general path: what each case of a batch must match."""
+    (case_id,) = await _drafts(api, who, 1)
+    with monkeypatch.context() as m:
+        m.setattr(app.state.weijian, "submits", None)
+        r = await api.client.post(f"/api/v1/cases/{case_id}/submit", headers=who)
+    assert r.status_code == 200, r.text
+    case, event, audit, outbox = await _rows(app, case_id)
+    return case, event, [a[:-1] for a in audit], outbox  # the batch below comes from another address
+
+
+@pytest.mark.postgresql_only
+async def test_a_batch_writes_each_case_as_if_submitted_alone(
+    api: Api, app: Any, backend: str, heard: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the statement path exists on PostgreSQL only")
+    alice = await api.applicant("alice")
+    expected = await _general_rows(api, app, alice, monkeypatch)
+    drafts = await _drafts(api, alice, 5)
+    heard.clear()
+    answers = await _run(app, [_request(app, alice, i) for i in drafts])
+    for case_id, (row, page) in zip(drafts, answers, strict=True):
+        assert row.id == case_id and row.status == "submitted" and page.length == 2
+        case, event, audit, outbox = await _rows(app, case_id)
+        assert (case, event, [a[:-1] for a in audit], outbox) == expected
+        assert [a[-1] for a in audit] == ["10.0.0.9"]
+    assert len(heard) == 5 and len(set(heard)) == 1  # every listener call alike, once per case
+    r = await api.client.get(f"/api/v1/cases/{drafts[2]}", headers=alice)  # and the case reads as submitted
+    assert r.json()["status"] == "submitted" and [e["action"] for e in r.json()["events"]] == ["create", "submit"]
+
+
+@pytest.mark.postgresql_only
+async def test_in_a_batch_a_refusal_is_only_its_own_cases(api: Api, app: Any, backend: str) -> None:
+    """Another's case (not found), a case not a plain draft (the general path's turn) and a draft the transition
+    refuses sit in one batch with a good draft: each gets its own answer, the good one is submitted."""
+    if backend != "postgresql":
+        pytest.skip("the statement path exists on PostgreSQL only")
+    alice, bob = await api.applicant("alice"), await api.applicant("bob")
+    good, bobs = await _drafts(api, alice, 1) + await _drafts(api, bob, 1)
+    unfinished = (await api.new_case(alice))["id"]  # no form, no materials: submit is refused
+    submitted = (await api.submitted_case(alice))["id"]
+    answers = await _run(app, [_request(app, alice, i) for i in (bobs, good, unfinished, submitted)])
+    assert isinstance(answers[0], NotFound)
+    assert answers[1][0].status == "submitted"
+    assert isinstance(answers[2], Exception) and not isinstance(answers[2], (NotFound, Conflict))
+    assert answers[3] is None
+    assert (await api.detail(alice, unfinished))["status"] == "draft"
+    assert (await api.detail(bob, bobs))["status"] == "draft"
+
+
+@pytest.mark.postgresql_only
+async def test_in_a_batch_a_case_changed_meanwhile_is_a_conflict_and_the_others_are_written(
+    api: Api, app: Any, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("the statement path exists on PostgreSQL only")
+    alice = await api.applicant("alice")
+    first, changed, last = await _drafts(api, alice, 3)
+    plan = submit_pg._plan
+
+    async def changed_after_the_read(record: Any, request: Any, *args: Any) -> Any:
+        if request.case_id == changed:  # someone saves the draft between the batch's read and its write
+            async with app.state.engine.begin() as conn:
+                await conn.execute(text("UPDATE cases SET version = version + 1 WHERE id = :i"), {"i": changed})
+        return await plan(record, request, *args)
+
+    monkeypatch.setattr(submit_pg, "_plan", changed_after_the_read)
+    answers = await _run(app, [_request(app, alice, i) for i in (first, changed, last)])
+    assert isinstance(answers[1], Conflict)
+    assert answers[0][0].status == answers[2][0].status == "submitted"
+    detail = await api.detail(alice, changed)
+    assert detail["status"] == "draft" and [e["action"] for e in detail["events"]] == ["create"]
+
+
+@pytest.mark.postgresql_only
+async def test_a_batch_whose_statement_fails_is_written_case_by_case_and_only_the_faulty_one_fails(
+    api: Api, app: Any, backend: str
+) -> None:
+    """One case's outbox row cannot be written (its key is taken): the batch's statement fails as a whole, then
+    each case is written on its own; the others are submitted, the faulty one is left as it was."""
+    if backend != "postgresql":
+        pytest.skip("the statement path exists on PostgreSQL only")
+    alice = await api.applicant("alice")
+    drafts = await _drafts(api, alice, 3)
+    faulty = drafts[1]
+    async with app.state.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO notify_outbox (key, event, case_id, audience, urgent, data, created_at)"
+                " SELECT 'ev:' || id || ':' || (event_count + 1), 'submitted', id, 'applicant', false, '{}',"
+                " CURRENT_TIMESTAMP FROM cases WHERE id = :i"
+            ),
+            {"i": faulty},
+        )
+    answers = await _run(app, [_request(app, alice, i) for i in drafts])
+    assert isinstance(answers[1], Exception) and "uq_notify_outbox_key" in str(answers[1])
+    assert answers[0][0].status == answers[2][0].status == "submitted"
+    for case_id in (drafts[0], drafts[2]):
+        assert len((await _rows(app, case_id))[2]) == 1  # its audit row
+    detail = await api.detail(alice, faulty)
+    assert detail["status"] == "draft" and [e["action"] for e in detail["events"]] == ["create"]
+
+
+@pytest.mark.postgresql_only
+async def test_submissions_arriving_together_share_batches(api: Api, app: Any, backend: str) -> None:
+    """Over HTTP: twelve submissions at once, each answered as submitted, in fewer batches than submissions; and
+    with one at a time, each is a batch of its own (nobody waits for company)."""
+    if backend != "postgresql":
+        pytest.skip("the statement path exists on PostgreSQL only")
+    alice = await api.applicant("alice")
+    drafts = await _drafts(api, alice, 13)
+    batcher = app.state.weijian.submits
+    batches, submissions = batcher.batches, batcher.submissions
+    r = await api.client.post(f"/api/v1/cases/{drafts[0]}/submit", headers=alice)
+    assert r.status_code == 200 and (batcher.batches, batcher.submissions) == (batches + 1, submissions + 1)
+    results = await asyncio.gather(*[api.client.post(f"/api/v1/cases/{i}/submit", headers=alice) for i in drafts[1:]])
+    assert [(r.status_code, r.json()["status"]) for r in results] == [(200, "submitted")] * 12
+    assert batcher.submissions == submissions + 13 and batcher.batches < batches + 13

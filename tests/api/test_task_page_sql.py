@@ -40,6 +40,7 @@ async def _vary_clocks(app: Any, case_ids: list[int]) -> None:
             )
 
 
+@pytest.mark.postgresql_only
 async def test_the_sql_page_equals_the_python_page(api: Api, app: Any, backend: str) -> None:
     if backend != "postgresql":
         pytest.skip("the SQL-rendered page exists on PostgreSQL only")
