@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await notify.start()
         yield
         await notify.stop()
+        await consult_runtime.close()
         if state.checks is not None:
             await state.checks.drain()
         if state.ocr is not None:

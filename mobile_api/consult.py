@@ -42,6 +42,7 @@ from case_core.settings import Settings
 from knowledge_base import dense
 from knowledge_base.runtime import KnowledgeBase
 from mobile_api.deps import AppState
+from mobile_api.presence import Presence
 
 AGENTS_TOPIC = "consult"  # every consultation agent's live socket
 
@@ -144,6 +145,8 @@ class Consult:
         self.passive_reply_seconds = 4.0  # WeChat waits 5 s for the passive reply
         self.background: set[asyncio.Task[Any]] = set()
         self.origin = secrets.token_hex(6)  # this worker, so it skips its own pushes to sockets it served directly
+        # Which workers hold which conversations' chat sockets (with Redis: another worker may hold one).
+        self.presence = Presence(redis, self.origin) if redis is not None else None
         # SQLite has one writer: turns of this process queue here instead of in SQLite's busy handler, which
         # sleeps (1, 2, 5 … 100 ms) between retries and made tails of a second under a few concurrent chats.
         self._sqlite_writer = asyncio.Lock() if sqlite else None
@@ -202,9 +205,28 @@ class Consult:
             await convs.mark_delivered(session, sent)
         if pending:
             await self._publish(conv, pending, new)
-        if not sent and pending and conv.channel == "websocket" and self.redis is not None:
-            return None
+        if not sent and pending and conv.channel == "websocket" and self.presence is not None:
+            # Published for the other workers: null if one of them holds a chat socket (it records the delivery)
+            # or Redis cannot say; false if none does (the messages wait for the applicant's return).
+            return 0 if await self.presence.elsewhere(conv.id) is False else None
         return len(sent)
+
+    async def attach_socket(self, conv_id: int, ws: WebSocket) -> None:
+        """A chat socket of this worker now shows the conversation."""
+        self.sockets[conv_id].add(ws)
+        if self.presence is not None:
+            await self.presence.hold(conv_id)
+
+    async def detach_socket(self, conv_id: int, ws: WebSocket) -> None:
+        self.sockets[conv_id].discard(ws)
+        if not self.sockets[conv_id]:
+            del self.sockets[conv_id]
+            if self.presence is not None:
+                await self.presence.release(conv_id)
+
+    async def close(self) -> None:
+        if self.presence is not None:
+            await self.presence.close()
 
     async def _publish(self, conv: Conversation, pending: list[ConversationMessage], new: list[int] | None) -> None:
         body: dict[str, Any]

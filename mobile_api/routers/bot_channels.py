@@ -192,11 +192,11 @@ async def chat_socket(ws: WebSocket, sender: str = "default", token: str | None 
         nonlocal conv_id, relay
         if conv_id != cid:
             if conv_id is not None:
-                consult.sockets[conv_id].discard(ws)
+                await consult.detach_socket(conv_id, ws)
             if relay is not None:
                 relay.cancel()
             conv_id = cid
-            consult.sockets[cid].add(ws)
+            await consult.attach_socket(cid, ws)
             ready = asyncio.Event()
             relay = asyncio.create_task(listen(cid, ready))
             await asyncio.wait_for(ready.wait(), 5)
@@ -226,7 +226,7 @@ async def chat_socket(ws: WebSocket, sender: str = "default", token: str | None 
         pass
     finally:
         if conv_id is not None:
-            consult.sockets[conv_id].discard(ws)
+            await consult.detach_socket(conv_id, ws)
         if relay is not None:
             relay.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -159,8 +159,8 @@ async def test_a_chat_socket_gets_a_reply_written_on_another_worker(api: Api, ap
                     f"/api/v1/consult/conversations/{conv_id}/messages", json={"text": "我是坐席"}, headers=agent
                 )
                 assert r.status_code == 201
-                # Worker B cannot tell whether another worker holds the socket (null) — without Redis it knows none
-                # can take it now (false).
+                # Worker B holds no socket of the conversation. With Redis another worker does (the presence
+                # registry says so): on its way, null; without Redis no worker can reach it now: false.
                 assert r.json()["delivered"] is (None if settings.redis_url else False)
                 if settings.redis_url:  # through Redis: at once, on the worker that holds the socket
                     joined = orjson.loads(await asyncio.wait_for(chat.recv(), 5))
@@ -174,14 +174,22 @@ async def test_a_chat_socket_gets_a_reply_written_on_another_worker(api: Api, ap
                             break
                         await asyncio.sleep(0.05)
                     assert all(m["delivered"] for m in lines)
-                    return
-                with pytest.raises(TimeoutError):
-                    await asyncio.wait_for(chat.recv(), 0.5)
-            # Without Redis the workers cannot reach each other's sockets: the reply waits, undelivered, and
-            # reaches the chat when it reconnects.
+                else:
+                    with pytest.raises(TimeoutError):
+                        await asyncio.wait_for(chat.recv(), 0.5)
+            # The chat socket is closed: no worker holds one, and worker B says so (with Redis too).
+            for _ in range(50):
+                if not app.state.consult.sockets.get(conv_id):
+                    break
+                await asyncio.sleep(0.02)
+            r = await worker_b.post(
+                f"/api/v1/consult/conversations/{conv_id}/messages", json={"text": "还在吗"}, headers=agent
+            )
+            assert r.status_code == 201 and r.json()["delivered"] is False
+            # The replies wait, undelivered, and reach the chat when it reconnects.
             async with websockets.connect(f"ws://{host}/api/v1/bot/ws?sender=tab") as chat:
                 waited = orjson.loads(await asyncio.wait_for(chat.recv(), 5))
-                assert [m["text"] for m in waited][-1] == "我是坐席"
+                assert [m["text"] for m in waited][-1] == "还在吗"
     finally:
         await other.state.weijian.push.close()
         await other.state.engine.dispose()
