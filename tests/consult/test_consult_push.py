@@ -40,13 +40,15 @@ async def next_of(ws: ClientConnection, kind: str) -> dict[str, Any]:
             return message
 
 
-async def nothing_of(ws: ClientConnection, kind: str) -> bool:
+async def nothing_of(ws: ClientConnection, kind: str) -> dict[str, Any] | None:
+    """None if no message of the type comes within half a second, else the message (for the failure report)."""
     try:
         while True:
-            if orjson.loads(await asyncio.wait_for(ws.recv(), 0.5)).get("type") == kind:
-                return False
+            message = orjson.loads(await asyncio.wait_for(ws.recv(), 0.5))
+            if message.get("type") == kind:
+                return message
     except TimeoutError:
-        return True
+        return None
 
 
 async def say(client: httpx.AsyncClient, text: str, sender: str, who: dict[str, str] | None = None) -> list[dict]:
@@ -92,7 +94,7 @@ async def test_agents_hear_of_handoffs_claims_and_closes_and_other_staff_do_not(
 
         await say(api.client, "护士注册要多久", "p1")  # now only the agent on it hears of the applicant
         assert (await next_of(wang_ws, "consult"))["event"] == "message"
-        assert await nothing_of(li_ws, "consult")
+        assert await nothing_of(li_ws, "consult") is None
 
         r = await api.client.post(f"/api/v1/consult/conversations/{conv_id}/close", headers=wang)
         assert r.status_code == 200, r.text
@@ -102,8 +104,8 @@ async def test_agents_hear_of_handoffs_claims_and_closes_and_other_staff_do_not(
         await say(api.client, '/rate{"score":5}', "p1")  # the agent who served hears of the rating
         rated = await next_of(wang_ws, "consult")
         assert (rated["event"], rated["conversation_id"]) == ("rated", conv_id)
-        assert await nothing_of(li_ws, "consult")
-        assert await nothing_of(clerk_ws, "consult")
+        assert await nothing_of(li_ws, "consult") is None
+        assert await nothing_of(clerk_ws, "consult") is None
 
 
 async def test_the_applicant_gets_the_agents_reply_pushed_and_can_tell_it_from_the_rest_channels_copy(
@@ -127,7 +129,7 @@ async def test_the_applicant_gets_the_agents_reply_pushed_and_can_tell_it_from_t
         assert [m["text"] for m in reply] == ["您好，我是坐席小王"]
         assert reply[0]["recipient_id"] == "alice-phone"
         message_id = reply[0]["custom"]["message_id"]
-        assert await nothing_of(bob_ws, "consult_messages")
+        assert await nothing_of(bob_ws, "consult_messages") is None
 
     # The REST channel still hands the pushed lines out once (the record of delivery), with the same ids.
     handed = await say(api.client, "好的", "alice-phone", alice)
