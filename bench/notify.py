@@ -3,7 +3,9 @@
 * ``dispatch``: queue N outbox rows (one applicant each, phone encrypted), then time the dispatcher (expand, claim,
   send through AliyunSms to a local Aliyun-protocol server in another process, record) until all are sent.
   Baseline: the same number of signed SendSms requests straight to the same server with the same concurrency,
-  without the outbox. The ratio is the outbox's bookkeeping cost.
+  without the outbox. The ratio is the outbox's bookkeeping cost. ``--recipients staff`` does the same for staff
+  reminders (a red light to each of N staff members, phone encrypted on ``staff``; chain SMS only, as the applicants'
+  rows have one external channel too); ``both`` (the default) runs the two, each with its own baseline.
 * ``overdue``: grow the open cases to 10k, 100k, 1M (set-based inserts), and at each size time the overdue scan
   (two INSERT … SELECT … ON CONFLICT DO NOTHING into the outbox) on an empty outbox ("first scan": every red and
   yellow case is new) and again ("repeat scan": nothing new). Baseline: ``SELECT count(*)`` of the same red and
@@ -87,28 +89,58 @@ def _stop_provider(proc: subprocess.Popen[str]) -> tuple[int, int]:
     return accepted, distinct
 
 
-async def dispatch_bench(url: str, n: int, concurrency: int, batch: int) -> dict[str, Any]:
+async def _queue_applicants(conn: Any, cipher: FieldCipher, n: int, now: datetime) -> None:
+    """N applicants with a phone, each the recipient of one "submitted" message."""
+    await conn.execute(
+        text(
+            "INSERT INTO applicants (openid, phone_enc, phone_masked, created_at, updated_at) "
+            "SELECT 'bench-' || g, :phone, '138****0000', :now, :now FROM generate_series(1, :n) g"
+        ),
+        {"phone": cipher.encrypt("13800138000"), "now": now, "n": n},
+    )
+    await conn.execute(
+        text(
+            "INSERT INTO notify_outbox (key, event, audience, recipient_id, urgent, data, created_at) "
+            "SELECT 'bench:' || a.id, 'submitted', 'applicant', a.id, false, "
+            "jsonb_build_object('serial_no', 'WJ' || a.id, 'item_name', '医师执业注册'), :now "
+            "FROM applicants a WHERE a.openid LIKE 'bench-%'"
+        ),
+        {"now": now},
+    )
+
+
+async def _queue_staff(conn: Any, cipher: FieldCipher, n: int, now: datetime) -> None:
+    """N staff members with a phone, each the recipient of one red light (as a leader's briefing names its leader)."""
+    await conn.execute(
+        text(
+            "INSERT INTO staff (username, name, password_hash, department_id, roles, active, failed_logins, "
+            "created_at, phone_enc, phone_masked) "
+            "SELECT 'bench-' || g, '审核员' || g, 'x', (SELECT min(id) FROM departments), '[\"handler\"]'::jsonb, "
+            "true, 0, :now, :phone, '138****0000' FROM generate_series(1, :n) g"
+        ),
+        {"phone": cipher.encrypt("13800138000"), "now": now, "n": n},
+    )
+    await conn.execute(
+        text(
+            "INSERT INTO notify_outbox (key, event, audience, recipient_id, urgent, data, created_at) "
+            "SELECT 'bstaff:' || s.id, 'light_red', 'staff', s.id, false, "
+            "jsonb_build_object('serial_no', 'WJ' || s.id, 'item_name', '医师执业注册', 'due', '2026年11月20日'), :now "
+            "FROM staff s WHERE s.username LIKE 'bench-%'"
+        ),
+        {"now": now},
+    )
+
+
+async def dispatch_bench(
+    url: str, n: int, concurrency: int, batch: int, recipients: str = "applicant"
+) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-notify-"))
     cipher = FieldCipher(SECRET)
     engine = make_engine(url)
     now = utcnow()
+    prefix = "bench:" if recipients == "applicant" else "bstaff:"
     async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO applicants (openid, phone_enc, phone_masked, created_at, updated_at) "
-                "SELECT 'bench-' || g, :phone, '138****0000', :now, :now FROM generate_series(1, :n) g"
-            ),
-            {"phone": cipher.encrypt("13800138000"), "now": now, "n": n},
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO notify_outbox (key, event, audience, recipient_id, urgent, data, created_at) "
-                "SELECT 'bench:' || a.id, 'submitted', 'applicant', a.id, false, "
-                "jsonb_build_object('serial_no', 'WJ' || a.id, 'item_name', '医师执业注册'), :now "
-                "FROM applicants a WHERE a.openid LIKE 'bench-%'"
-            ),
-            {"now": now},
-        )
+        await (_queue_staff if recipients == "staff" else _queue_applicants)(conn, cipher, n, now)
     settings = bench_settings_for(url, data_dir)
     proc, provider_url = _provider()
     try:
@@ -123,6 +155,7 @@ async def dispatch_bench(url: str, n: int, concurrency: int, batch: int) -> dict
             quiet_end_hour=0,
             dispatch_batch=batch,
             dispatch_concurrency=concurrency,
+            chains_json='{"light_red": ["sms"]}',  # one external channel per message, as for the applicants' rows
             _env_file=None,
         )
         d = make_dispatcher(settings, make_sessionmaker(engine), ns=ns)
@@ -130,8 +163,13 @@ async def dispatch_bench(url: str, n: int, concurrency: int, batch: int) -> dict
         await d.drain(max_rounds=100_000)
         elapsed = time.perf_counter() - started
         async with engine.connect() as conn:
-            statuses = dict(
-                (await conn.execute(text("SELECT status, count(*) FROM notify_deliveries GROUP BY 1"))).all()
+            statuses: dict[str, int] = dict(
+                (
+                    await conn.execute(
+                        text("SELECT status, count(*) FROM notify_deliveries WHERE key LIKE :p GROUP BY 1"),
+                        {"p": prefix + "%"},
+                    )
+                ).all()
             )
 
         # Baseline: the same signed requests straight to the server, same concurrency, no outbox.
@@ -150,6 +188,7 @@ async def dispatch_bench(url: str, n: int, concurrency: int, batch: int) -> dict
         accepted, distinct = _stop_provider(proc)
         await engine.dispose()
     return {
+        "recipients": recipients,
         "messages": n,
         "deliveries": sum(statuses.values()),
         "statuses": statuses,
@@ -269,9 +308,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "git": _git_head(),
     }
     if args.what in ("all", "dispatch"):
-        log(f"dispatch: {args.messages} messages")
-        report["dispatch"] = await dispatch_bench(urls.async_url, args.messages, args.concurrency, args.batch)
-        log(json.dumps(report["dispatch"], ensure_ascii=False))
+        for recipients in ("applicant", "staff") if args.recipients == "both" else (args.recipients,):
+            name = "dispatch" if recipients == "applicant" else "dispatch_staff"
+            log(f"{name}: {args.messages} messages to {recipients} recipients")
+            report[name] = await dispatch_bench(urls.async_url, args.messages, args.concurrency, args.batch, recipients)
+            log(json.dumps(report[name], ensure_ascii=False))
     if args.what in ("all", "overdue"):
         report["overdue_spread"] = args.spread
         report["overdue"] = await overdue_bench(urls.async_url, args.sizes, args.repeats, args.spread)
@@ -282,6 +323,7 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.notify")
     p.add_argument("what", choices=("all", "dispatch", "overdue"), nargs="?", default="all")
     p.add_argument("--messages", type=int, default=5000)
+    p.add_argument("--recipients", choices=("applicant", "staff", "both"), default="both")
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--batch", type=int, default=200)
     p.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[10_000, 100_000, 1_000_000])

@@ -42,6 +42,15 @@ class Staff(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Where reminders reach them off the app (notifiers resolves these): personal data, SM4-encrypted, with a
+    # masked copy for display; the clear values go to the staff member themself and, audited, to admins.
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    phone_masked: Mapped[str | None] = mapped_column(String(32))
+    email_enc: Mapped[str | None] = mapped_column(Text)
+    email_masked: Mapped[str | None] = mapped_column(String(160))
+    mp_openid_enc: Mapped[str | None] = mapped_column(Text)  # WeChat service-account (公众号) openid
+    mp_openid_masked: Mapped[str | None] = mapped_column(String(64))
+    contacts_updated_at: Mapped[datetime | None]
 
 
 class Applicant(Base):

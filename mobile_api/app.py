@@ -23,7 +23,21 @@ from mobile_api import consult, errors
 from mobile_api.deps import AppState
 from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mobile_api.push import SESSION_KEY, PushHub
-from mobile_api.routers import admin, auth, bot_channels, cases, items, kb, licences, me, ocr, pages, staff, ws
+from mobile_api.routers import (
+    admin,
+    auth,
+    bot_channels,
+    cases,
+    items,
+    kb,
+    licences,
+    me,
+    ocr,
+    pages,
+    staff,
+    staff_profile,
+    ws,
+)
 from mobile_api.routers import consult as consult_router
 from mobile_api.security import TokenService
 from mobile_api.wechat import MiniProgram
@@ -122,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     for module in (auth, me, items, cases, licences, staff, admin, ws, ocr, kb, consult_router, inbox, ops, receipts):
         api.include_router(module.router)
+    api.include_router(staff_profile.router)
     app.include_router(api)
     consult_runtime = consult.install(app, state, redis)
     pages.install(app)  # /m/staff/ and /m/agent/: the pages served with the API

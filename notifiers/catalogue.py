@@ -14,6 +14,9 @@ from case_core.domain.states import Action
 CHANNELS = ("inapp", "wechat", "wechat_mp", "sms", "email")
 # Applicants choose among these; in-app is always on (it is where the case page shows its messages).
 APPLICANT_CHOICES = ("wechat", "sms", "email")
+# Staff and leaders likewise, with the service account's template messages instead of subscribe messages. A staff
+# member who chose nothing gets each event's chain as it is (their contacts decide which channel reaches them).
+STAFF_CHOICES = ("wechat_mp", "sms", "email")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from case_core.timeutil import CST, utcnow
 from notifiers import templates
 from notifiers.catalogue import EVENTS
 from notifiers.channels.base import Channel, Message, Outcome
-from notifiers.models import ChannelRule, Delivery, InboxMessage, Notification, Preference
+from notifiers.models import ChannelRule, Delivery, InboxMessage, Notification, Preference, StaffPreference
 from notifiers.settings import NotifySettings
 
 log = logging.getLogger("weijian.notify")
@@ -116,9 +116,15 @@ class Dispatcher:
                 (await session.scalars(select(Preference).where(Preference.applicant_id.in_(applicants)))).all()
             cache: dict[tuple[str, str], Any] = {}
             self._chains = {r.event: tuple(r.chain) for r in (await session.scalars(select(ChannelRule))).all()}
+            planned = [(n, await self._recipients(session, n)) for n in rows]
+            staff_ids = {rid for _, recipients in planned for rtype, rid, _ in recipients if rtype == "staff"}
+            chosen = await _staff_channels(session, staff_ids)
             values = []
-            for n in rows:
-                values += await self._deliveries_for(session, n, now, cache)
+            for n, recipients in planned:
+                for rtype, rid, chain in recipients:
+                    if rtype == "staff" and rid in chosen:
+                        chain = _preferred(chain, chosen[rid])
+                    values += await self._deliveries_for(session, n, rtype, rid, chain, now, cache)
                 n.expanded_at = now
             for start in range(0, len(values), 500):
                 await _insert_ignore(session, values[start : start + 500])
@@ -129,8 +135,7 @@ class Dispatcher:
         chain = self.chain_for(n.event)
         if n.audience == "applicant" and n.recipient_id is not None:
             pref = await session.get(Preference, n.recipient_id)
-            chosen = tuple(pref.channels) if pref else DEFAULT_APPLICANT_CHANNELS
-            ordered = tuple(c for c in chain if c in chosen) + tuple(c for c in chosen if c not in chain)
+            ordered = _preferred(chain, tuple(pref.channels) if pref else DEFAULT_APPLICANT_CHANNELS)
             if "wechat" in ordered:  # a subscribe message needs a consent the applicant gave for this event
                 consents = dict(pref.subscribe_consents) if pref else {}
                 if int(consents.get(n.event, 0)) > 0 and pref is not None:
@@ -139,7 +144,7 @@ class Dispatcher:
                 else:
                     ordered = tuple(c for c in ordered if c != "wechat")
             return [("applicant", n.recipient_id, ordered)]
-        if n.recipient_id is not None:
+        if n.recipient_id is not None:  # one staff member (a leader's briefing); their own channels apply at expansion
             return [("staff", n.recipient_id, chain)]
         if n.case_id is None:
             return []
@@ -179,13 +184,19 @@ class Dispatcher:
         return [("staff", s.id, chain) for s in staff if role is None or role in (s.roles or [])]
 
     async def _deliveries_for(
-        self, session: AsyncSession, n: Notification, now: datetime, cache: dict[tuple[str, str], Any]
+        self,
+        session: AsyncSession,
+        n: Notification,
+        rtype: str,
+        rid: int,
+        chain: tuple[str, ...],
+        now: datetime,
+        cache: dict[tuple[str, str], Any],
     ) -> list[dict[str, Any]]:
-        out = []
-        for rtype, rid, chain in await self._recipients(session, n):
-            out.append(await self._delivery(session, n, rtype, rid, "inapp", (), now, cache))
-            if chain:
-                out.append(await self._delivery(session, n, rtype, rid, chain[0], chain[1:], now, cache))
+        """The in-app message, always, and the first external channel of the chain with the rest as its fallback."""
+        out = [await self._delivery(session, n, rtype, rid, "inapp", (), now, cache)]
+        if chain:
+            out.append(await self._delivery(session, n, rtype, rid, chain[0], chain[1:], now, cache))
         return out
 
     async def _delivery(
@@ -300,25 +311,40 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.settings.dispatch_idle_seconds)
 
-    async def _addresses(self, batch: list[Any]) -> dict[int, dict[str, str | None]]:
-        ids = {r.recipient_id for r in batch if r.recipient_type == "applicant" and r.channel in EXTERNAL}
-        if not ids:
+    async def _addresses(self, batch: list[Any]) -> dict[tuple[str, int], dict[str, str | None]]:
+        """Each external recipient's address per channel, read at send time (a contact added after the expansion
+        is used), one query per kind of recipient in the batch."""
+        wanted: dict[str, set[int]] = {"applicant": set(), "staff": set()}
+        for r in batch:
+            if r.channel in EXTERNAL and r.recipient_type in wanted:
+                wanted[r.recipient_type].add(r.recipient_id)
+        if not wanted["applicant"] and not wanted["staff"]:
             return {}
+        clear = self.cipher.decrypt
+        out: dict[tuple[str, int], dict[str, str | None]] = {}
         async with self.sessions() as session:
-            rows = (
-                await session.execute(
-                    select(Applicant.id, Applicant.openid, Applicant.phone_enc, Applicant.email).where(
-                        Applicant.id.in_(ids)
+            if wanted["applicant"]:
+                a = Applicant
+                for r in await session.execute(
+                    select(a.id, a.openid, a.phone_enc, a.email).where(a.id.in_(wanted["applicant"]))
+                ):
+                    phone = clear(r.phone_enc) if r.phone_enc else None
+                    out["applicant", r.id] = {"wechat": r.openid, "sms": phone, "email": r.email, "wechat_mp": None}
+            if wanted["staff"]:
+                for r in await session.execute(
+                    select(Staff.id, Staff.phone_enc, Staff.email_enc, Staff.mp_openid_enc).where(
+                        Staff.id.in_(wanted["staff"])
                     )
-                )
-            ).all()
-        out: dict[int, dict[str, str | None]] = {}
-        for r in rows:
-            phone = self.cipher.decrypt(r.phone_enc) if r.phone_enc else None
-            out[r.id] = {"wechat": r.openid, "sms": phone, "email": r.email, "wechat_mp": None}
+                ):
+                    out["staff", r.id] = {
+                        "wechat": None,  # subscribe messages are the mini-program's, for applicants
+                        "wechat_mp": clear(r.mp_openid_enc) if r.mp_openid_enc else None,
+                        "sms": clear(r.phone_enc) if r.phone_enc else None,
+                        "email": clear(r.email_enc) if r.email_enc else None,
+                    }
         return out
 
-    async def _deliver(self, row: Any, addresses: dict[int, dict[str, str | None]]) -> None:
+    async def _deliver(self, row: Any, addresses: dict[tuple[str, int], dict[str, str | None]]) -> None:
         now = self.clock()
         if row.attempts > row.max_attempts:  # a lease that ran out on the last attempt
             await self._finish(row, Outcome("failed", error=row.error or "attempts exhausted"), now)
@@ -328,7 +354,7 @@ class Dispatcher:
             if morning is not None:
                 await self._hold(row, morning, "quiet hours")
                 return
-        to = (addresses.get(row.recipient_id) or {}).get(row.channel) if row.recipient_type == "applicant" else None
+        to = (addresses.get((row.recipient_type, row.recipient_id)) or {}).get(row.channel)
         channel = self.channels.get(row.channel)
         if channel is None or not to:
             why = "channel not configured" if channel is None else "recipient has no address for this channel"
@@ -454,6 +480,21 @@ class Dispatcher:
                             session, n, row.recipient_type, row.recipient_id, next_channel, tuple(row.fallback[1:]), now
                         ),
                     )
+
+
+def _preferred(chain: tuple[str, ...], chosen: tuple[str, ...]) -> tuple[str, ...]:
+    """The chain's channels the recipient chose, in the chain's order, then their other choices."""
+    return tuple(c for c in chain if c in chosen) + tuple(c for c in chosen if c not in chain)
+
+
+async def _staff_channels(session: AsyncSession, staff_ids: set[int]) -> dict[int, tuple[str, ...]]:
+    """The staff among ``staff_ids`` who chose their channels (one query per expansion, none without staff)."""
+    if not staff_ids:
+        return {}
+    rows = await session.execute(
+        select(StaffPreference.staff_id, StaffPreference.channels).where(StaffPreference.staff_id.in_(staff_ids))
+    )
+    return {sid: tuple(channels or ()) for sid, channels in rows}
 
 
 async def _insert_ignore(session: AsyncSession, values: dict[str, Any] | list[dict[str, Any]]) -> None:

@@ -1,5 +1,6 @@
-"""Tables of the notifications: the outbox, the delivery log, the in-app inbox, templates, preferences, job runs,
-follow-up tasks. The APScheduler job table is declared here too so the migrations (and their drift test) own it."""
+"""Tables of the notifications: the outbox, the delivery log, the in-app inbox, templates, preferences (applicants'
+and staff's), job runs, follow-up tasks. The APScheduler job table is declared here too so the migrations (and their
+drift test) own it."""
 
 from __future__ import annotations
 
@@ -120,6 +121,16 @@ class Preference(Base):
     applicant_id: Mapped[int] = mapped_column(ForeignKey("applicants.id"), primary_key=True)
     channels: Mapped[list[Any]] = mapped_column(JSONType)
     subscribe_consents: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    updated_at: Mapped[datetime]
+
+
+class StaffPreference(Base):
+    """A staff member's channels besides the in-app inbox, among the service account, SMS and e-mail (the same
+    shape as an applicant's ``Preference``). No row: every channel of the event's chain."""
+
+    __tablename__ = "notify_staff_preferences"
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), primary_key=True)
+    channels: Mapped[list[Any]] = mapped_column(JSONType)
     updated_at: Mapped[datetime]
 
 

@@ -35,6 +35,7 @@ DYNAMIC_TABLES = (
     "notify_deliveries",
     "notify_outbox",
     "notify_preferences",
+    "notify_staff_preferences",
     "notify_followups",
     "notify_templates",
     "notify_channel_rules",
@@ -164,7 +165,13 @@ async def app(settings: Settings) -> AsyncIterator[object]:
     async with engine.begin() as conn:
         for table in DYNAMIC_TABLES:
             await conn.execute(text(f"DELETE FROM {table}"))
-        await conn.execute(text("UPDATE staff SET failed_logins = 0, locked_until = NULL"))
+        await conn.execute(
+            text(
+                "UPDATE staff SET failed_logins = 0, locked_until = NULL, phone_enc = NULL, phone_masked = NULL,"
+                " email_enc = NULL, email_masked = NULL, mp_openid_enc = NULL, mp_openid_masked = NULL,"
+                " contacts_updated_at = NULL"
+            )
+        )
     calendar.invalidate()
     catalogue.invalidate(versions=True)  # the process-wide caches must not carry ids across backends
     if settings.redis_url:

@@ -28,6 +28,14 @@ def mask_account(value: str) -> str:
     return "*" * (len(value) - 4) + value[-4:]
 
 
+def mask_email(value: str) -> str:
+    """First character of the mailbox and the whole domain: enough to recognise one's own address."""
+    local, at, domain = value.partition("@")
+    if not at:
+        return mask_text(value, keep=1)
+    return local[:1] + "***@" + domain
+
+
 def mask_by_kind(kind: str, value: str) -> str:
     if kind == "id_number":
         return mask_id_number(value)

@@ -1,4 +1,4 @@
-"""The caller's in-app messages (站内信) and the applicant's notification preferences."""
+"""The caller's in-app messages (站内信) and the notification preferences of applicants and of staff."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 
 from case_core.domain.errors import FieldInvalid, NotFound
-from mobile_api.deps import CurrentApplicant, NowDep, SessionDep, app_state, bearer
-from notifiers.catalogue import APPLICANT_CHOICES, EVENTS
+from mobile_api.deps import CurrentApplicant, CurrentStaff, NowDep, SessionDep, app_state, bearer
+from notifiers.catalogue import APPLICANT_CHOICES, EVENTS, STAFF_CHOICES
 from notifiers.dispatcher import DEFAULT_APPLICANT_CHANNELS
-from notifiers.models import InboxMessage, Preference
+from notifiers.models import InboxMessage, Preference, StaffPreference
 
 router = APIRouter(tags=["notifications"])
 
@@ -142,3 +142,48 @@ async def add_consents(body: ConsentsIn, session: SessionDep, applicant: Current
     pref.subscribe_consents = consents
     pref.updated_at = now
     return _prefs_out(pref)
+
+
+# ------------------------------------------------------------------------------------------------ staff
+CHANNEL_LABELS = {"wechat_mp": "微信服务号", "sms": "短信", "email": "电子邮件"}
+
+
+class StaffPreferencesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # null: back to the default (each event's own channels); a list: these besides the in-app inbox.
+    channels: list[str] | None = Field(max_length=len(STAFF_CHOICES))
+
+
+def _staff_prefs_out(p: StaffPreference | None) -> dict:
+    return {
+        "channels": list(p.channels) if p else None,
+        "default": p is None,
+        "available": ["inapp", *STAFF_CHOICES],
+    }
+
+
+@router.get("/staff/me/notifications")
+async def get_staff_preferences(session: SessionDep, staff: CurrentStaff) -> dict:
+    return _staff_prefs_out(await session.get(StaffPreference, staff.id))
+
+
+@router.put("/staff/me/notifications")
+async def put_staff_preferences(
+    body: StaffPreferencesIn, session: SessionDep, staff: CurrentStaff, now: NowDep
+) -> dict:
+    """The channels a staff member wants besides the in-app inbox (always on); null restores the default."""
+    pref = await session.get(StaffPreference, staff.id)
+    if body.channels is None:
+        if pref is not None:
+            await session.delete(pref)
+        return _staff_prefs_out(None)
+    unknown = [c for c in body.channels if c not in STAFF_CHOICES]
+    if unknown:
+        choices = "、".join(CHANNEL_LABELS.values())
+        raise FieldInvalid({"channels": f"不支持的通知方式：{'、'.join(unknown)}；可选：{choices}"})
+    if pref is None:
+        pref = StaffPreference(staff_id=staff.id, channels=[], updated_at=now)
+        session.add(pref)
+    pref.channels = list(dict.fromkeys(body.channels))
+    pref.updated_at = now
+    return _staff_prefs_out(pref)

@@ -3,11 +3,14 @@ provider servers, and helpers to walk a case and read what was sent."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from case_core.timeutil import CST
@@ -80,6 +83,29 @@ def tencent_sms(tencent: FakeSmsServer, dispatcher: Dispatcher) -> FakeSmsServer
         tencent.key_id, tencent.secret, "1400000001", "卫健政务", endpoint=tencent.url
     )
     return tencent
+
+
+class Inbox:
+    """An SMTP server's mailbox (aiosmtpd handler): (recipients, parsed message) per mail received."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Controller, Inbox]]:
+    inbox = Inbox()
+    with socket.socket() as probe:  # aiosmtpd's readiness check needs the real port up front
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield controller, inbox
+    controller.stop()
 
 
 async def with_phone(api: Api, code: str, phone: str = "13800138000", email: str | None = None) -> dict[str, str]:

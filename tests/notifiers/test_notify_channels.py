@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import Iterator
-from email import message_from_bytes
 from email.header import decode_header, make_header
 from typing import Any
 
@@ -16,6 +13,7 @@ from notifiers.channels.base import Message
 from notifiers.channels.email import SmtpChannel
 from notifiers.channels.sms import AliyunSms, TencentSms, aliyun_signature
 from notifiers.channels.wechat import SubscribeChannel, TemplateChannel, WeChatSender
+from tests.notifiers.conftest import Inbox
 from tests.support.fake_sms import FakeSmsServer
 from tests.support.fake_wechat import FakeWeChat
 
@@ -94,27 +92,6 @@ async def test_sms_provider_500_and_timeout_are_retried_not_failed(aliyun: FakeS
     aliyun.script[:] = ["500", "timeout"]
     assert (await sms.send(msg())).kind == "retry"
     assert (await sms.send(msg())).kind == "retry"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Controller, Inbox]]:
-    inbox = Inbox()
-    with socket.socket() as probe:  # aiosmtpd's readiness check needs the real port up front
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield controller, inbox
-    controller.stop()
 
 
 async def test_email_over_smtp_carries_the_key_in_its_message_id(smtp: tuple[Controller, Inbox]) -> None:

@@ -1,4 +1,5 @@
-/* The staff task view (/m/staff/): log in, 待办 / 已办 / 办结 with lights, case detail, actions, batch approve.
+/* The staff task view (/m/staff/): log in, 待办 / 已办 / 办结 with lights, case detail, actions, batch approve, and
+ * 我的 (#/me): the staff member's own contacts and reminder channels.
  * What the page offers comes from the API (allowed_actions of the case detail); the API checks it again. */
 "use strict";
 
@@ -42,6 +43,9 @@
     document.getElementById("who").textContent = user ? user.name : "";
     const out = document.getElementById("logout");
     out.hidden = !user;
+    const me = document.getElementById("me-link");
+    me.hidden = !user;
+    me.onclick = () => { location.hash = "#/me"; };
     out.onclick = () => {
       session.clear();
       if (liveConn) { liveConn.stop(); liveConn = null; }
@@ -93,6 +97,7 @@
   }
 
   function parseHash() {
+    if (location.hash.startsWith("#/me")) return { page: "me" };
     const m = location.hash.match(/^#\/case\/(\d+)/);
     if (m) return { page: "case", id: Number(m[1]) };
     const v = location.hash.match(/^#\/tasks\/(todo|done|finished)/);
@@ -105,6 +110,7 @@
     startLive();
     const r = parseHash();
     if (r.page === "case") return showCase(r.id);
+    if (r.page === "me") return showMe();
     state.view = r.view;
     return showTasks();
   }
@@ -616,6 +622,83 @@
     panel.replaceChildren(form);
     const first = form.querySelector("input, textarea");
     (first || submit).focus();
+  }
+
+  // ------------------------------------------------------------------ 我的: contacts and reminder channels
+  // Reminders (deadline lights, follow-ups, the leaders' briefing) always reach the in-app inbox; these contacts let
+  // them reach the phone too. Shown in the clear: they are the staff member's own (GET /staff/me?reveal=true).
+  const CONTACT_FIELDS = [
+    ["phone", "手机号码（短信提醒）", "tel", "tel", "11位手机号码"],
+    ["email", "电子邮箱（每日简报等）", "email", "email", "name@example.com"],
+    ["wechat_mp_openid", "微信服务号 openid（模板消息）", "text", "off", "关注服务号后由管理员提供"],
+  ];
+  const CHANNELS = [["wechat_mp", "微信服务号"], ["sms", "短信"], ["email", "电子邮件"]];
+
+  async function showMe() {
+    mount(h("p", { class: "muted" }, "正在加载…"));
+    let me, prefs;
+    try {
+      [me, prefs] = await Promise.all([api("GET", "/staff/me?reveal=true"), api("GET", "/staff/me/notifications")]);
+    } catch (e) {
+      mount(h("div", { class: "error", role: "alert" }, e.message));
+      return;
+    }
+    const errs = {};
+    const inputs = CONTACT_FIELDS.map(([key, label, mode, autocomplete, placeholder]) => {
+      errs[key] = h("div", { id: `me-${key}-err`, class: "error", role: "alert", hidden: true });
+      return [
+        h("label", { for: `me-${key}` }, label),
+        h("input", {
+          id: `me-${key}`, name: key, type: "text", inputmode: mode, autocomplete, placeholder,
+          value: me.contacts[key] || "", "aria-describedby": `me-${key}-err`,
+        }),
+        errs[key],
+      ];
+    });
+    const byDefault = h("input", { type: "checkbox", id: "me-default", checked: prefs.default });
+    const boxes = CHANNELS.map(([key, label]) =>
+      h("input", { type: "checkbox", id: `me-ch-${key}`, value: key, checked: prefs.default || prefs.channels.includes(key) }));
+    const sync = () => { for (const b of boxes) b.disabled = byDefault.checked; };
+    byDefault.addEventListener("change", sync);
+    const err = h("div", { class: "error", role: "alert", hidden: true });
+    const form = h(
+      "form",
+      { class: "card", "aria-labelledby": "me-h" },
+      h("h2", { id: "me-h" }, `我的联系方式 · ${me.name}`),
+      h("p", { class: "muted" }, "提醒始终发送到站内消息；填写后也会按下列方式发送到您的手机。留空即删除。"),
+      inputs,
+      h("h3", {}, "接收提醒的方式"),
+      h("label", { class: "check", for: "me-default" }, byDefault, "按各类提醒的默认方式（超期提醒：服务号、短信；简报：电子邮件）"),
+      CHANNELS.map(([key, label], i) => h("label", { class: "check", for: `me-ch-${key}` }, boxes[i], label)),
+      err,
+      h("div", { class: "row" },
+        h("button", { type: "submit", class: "primary", id: "me-save" }, "保存"),
+        h("button", { type: "button", onclick: () => { location.hash = "#/tasks/todo"; } }, "返回任务")),
+    );
+    sync();
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      err.hidden = true;
+      for (const e of Object.values(errs)) e.hidden = true;
+      const body = Object.fromEntries(CONTACT_FIELDS.map(([key]) => [key, form.elements[key].value.trim()]));
+      try {
+        await api("PUT", "/staff/me", body);
+        const channels = byDefault.checked ? null : boxes.filter((b) => b.checked).map((b) => b.value);
+        await api("PUT", "/staff/me/notifications", { channels });
+        toast("已保存");
+        await showMe();
+      } catch (e) {
+        const fields = (e.details && e.details.fields) || {};
+        let shown_ = false;
+        for (const [key, message] of Object.entries(fields)) {
+          if (errs[key]) { errs[key].textContent = message; errs[key].hidden = false; shown_ = true; }
+        }
+        if (!shown_) { err.textContent = e.message; err.hidden = false; }
+        const firstBad = Object.keys(fields).find((k) => errs[k]);
+        if (firstBad) document.getElementById(`me-${firstBad}`).focus();
+      }
+    });
+    mount(form);
   }
 
   function defectRow(kind, key, name) {
