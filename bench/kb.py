@@ -42,6 +42,11 @@ def seed_docs() -> list[Doc]:
     return [Doc(e.key, e.question, tuple(e.similar), e.answer, e.item_code) for e in kb.entries]
 
 
+def item_names() -> dict[str, str]:
+    items = yaml.safe_load((DATA / "items.yaml").read_text(encoding="utf-8"))["items"]
+    return {i["code"]: i["name"] for i in items}
+
+
 def analyzer() -> Analyzer:
     a = Analyzer()
     items = yaml.safe_load((DATA / "items.yaml").read_text(encoding="utf-8"))["items"]
@@ -167,7 +172,8 @@ def main() -> None:
     a = analyzer()
 
     tokens = Tokens(a)
-    ours = KbIndex(docs, a, tokens=tokens)
+    names = item_names()
+    ours = KbIndex(docs, a, tokens=tokens, item_names=names)
     plain_q = PlainBm25(docs, with_answer=False)
     plain_qa = PlainBm25(docs, with_answer=True)
     rankers: dict[str, Any] = {
@@ -180,7 +186,7 @@ def main() -> None:
         t = time.perf_counter()
         encoder = Encoder(args.embed_model, threads=args.embed_threads)
         dense = Dense(encoder, weight=args.embed_weight, top_n=args.embed_top_n)
-        ours_dense = KbIndex(docs, a, tokens=tokens, dense=dense)
+        ours_dense = KbIndex(docs, a, tokens=tokens, dense=dense, item_names=names)
         rankers["ours_dense"] = lambda q, k: [h.key for h in ours_dense.search(q, k)]
         embed_load_s = time.perf_counter() - t
     result: dict[str, Any] = {"quality": {name: quality(fn, sets) for name, fn in rankers.items()}}
@@ -195,7 +201,7 @@ def main() -> None:
     rng = random.Random(7)
     big = synthetic(docs, args.entries, rng)
     t = time.perf_counter()
-    big_index = KbIndex(big, a, tokens=tokens)
+    big_index = KbIndex(big, a, tokens=tokens, item_names=names)
     build_s = time.perf_counter() - t
     big_plain = PlainBm25(big, with_answer=False)
     questions = [x for qs in sets.values() for x in qs]
@@ -206,7 +212,7 @@ def main() -> None:
     }
     if dense is not None:
         t = time.perf_counter()
-        big_dense = KbIndex(big, a, tokens=tokens, dense=dense)
+        big_dense = KbIndex(big, a, tokens=tokens, dense=dense, item_names=names)
         result["dense_index_build_s"] = round(time.perf_counter() - t, 1)
         result["embed_load_s"] = round(embed_load_s, 1)
         timings["ours_dense"] = []

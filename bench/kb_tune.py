@@ -16,7 +16,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from bench.kb import analyzer, eval_sets, seed_docs, synthetic
+from bench.kb import analyzer, eval_sets, item_names, seed_docs, synthetic
 from knowledge_base.index import WEIGHTS, KbIndex, Weights
 
 Data = tuple[np.ndarray, np.ndarray]
@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     docs = seed_docs()
     sets = eval_sets(held_out=False)  # never the held-out v2 test half
-    index = KbIndex(docs, analyzer())
+    index = KbIndex(docs, analyzer(), item_names=item_names())
     keys = [d.key for d in docs]
     names = [f.name for f in fields(Weights)]
     fixed = {k: float(v) for k, v in (f.split("=") for f in args.fix)}
@@ -63,7 +63,7 @@ def main() -> None:
     big_data: Data | None = None
     if args.distractors:  # the same questions among synthetic entries re-assembled from the seed's words
         a = analyzer()
-        big = KbIndex(synthetic(docs, args.distractors, random.Random(7)), a)
+        big = KbIndex(synthetic(docs, args.distractors, random.Random(7)), a, item_names=item_names())
         qs = sets["v2_dev"] + sets["v3"]
         per_q = [big.channel_scores(x["q"]) for x in qs]
         big_data = (

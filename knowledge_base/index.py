@@ -8,7 +8,7 @@ weights and a query is the sum of a few columns: a search over 10,000 entries is
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,28 +20,31 @@ from knowledge_base.text import Analyzer, PinyinCorrector, char_bigrams, normali
 
 K1, B = 1.2, 0.75
 TERM_CAP: float | None = 1.0
-# Fusion weights (they add up to 1, so the fused score stays in 0..1). Character and pinyin bigrams over all of an
-# entry's phrasings decide most (they match words jieba cuts differently and the wrong character a pinyin keyboard
-# offered); the item channel (all phrasings of the entry's catalogue item pooled) counts the item a question
-# names even where this entry's phrasings leave it out; words over the phrasings and the answer add a little
-# each; the aspect channel (knowledge_base.aspects) separates entries of one item by what they ask about.
-# Chosen in session 4 with bench/kb_tune.py on the tuning sets only (bench/kb_eval_v2.yaml's dev half and
-# bench/kb_eval_v3.yaml): the centre of a plateau of equal pooled top-1; the held-out half is reported in
-# docs/benchmarks.md.
+# Fusion weights (they add up to 1, so the fused score stays in 0..1). Character bigrams over all of an entry's
+# phrasings decide most (they match words jieba cuts differently, and typos); words over the phrasings and the
+# answer come next; pinyin bigrams rescue the wrong character a pinyin keyboard offered; three small structural
+# channels break the ties the others leave: the aspect (knowledge_base.aspects: materials vs time limit vs … of
+# one item), the item (all phrasings of the entry's catalogue item pooled) and the catalogue item's name (which
+# item a question names: 护士 vs 医师). Chosen in session 4 with bench/kb_tune.py on the tuning sets only
+# (bench/kb_eval_v2.yaml's dev half and bench/kb_eval_v3.yaml, pooled): the centre of a plateau of equal top-1;
+# the held-out half is reported in docs/benchmarks.md.
 
 
 @dataclass(frozen=True)
 class Weights:
-    words_all: float = 0.10
+    words_all: float = 0.15
     words_best: float = 0.0  # kept (and built) for knowledge bases where it helps; 0 won on the tuning sets
-    chars_all: float = 0.15
-    pinyin_all: float = 0.35
+    chars_all: float = 0.45
+    pinyin_all: float = 0.10
     answer: float = 0.15
     aspect: float = 0.05
-    item: float = 0.20
+    item: float = 0.05
+    item_name: float = 0.05
 
 
 WEIGHTS = Weights()
+# Channels that say nothing (all zeros) for a query outside their scope, rather than "no match" for every entry.
+ABSTAINING = frozenset({"aspect", "item_name"})
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,12 @@ class _Channel:
         return np.minimum(raw / attainable, 1.0)
 
 
+def _relative(scores: np.ndarray) -> np.ndarray:
+    """Scores relative to the best (the item the query names most scores 1), all zeros when none matches."""
+    top = float(scores.max()) if len(scores) else 0.0
+    return scores / top if top > 0 else scores
+
+
 class Tokens:
     """Analysed text, cached by text: a rebuild after a publish analyses only what changed. A cache belongs to
     one analyzer (a new synonym table means a new cache)."""
@@ -165,6 +174,7 @@ class KbIndex:
         dense: Dense | None = None,
         weights: Weights = WEIGHTS,
         correct_spelling: bool = True,
+        item_names: Mapping[str, str] | None = None,
     ) -> None:
         self.docs = list(docs)
         self.analyzer = analyzer
@@ -219,6 +229,12 @@ class KbIndex:
         for g, entry_words in zip(self._group_of, words_all, strict=True):
             group_words[g] += entry_words
         self._items = _Channel(group_words)
+        # The item-name channel: each entry's row is the catalogue name of its item (医师执业注册（首次注册）), empty
+        # for an entry without an item; it says which item a question names (护士 vs 医师), nothing more.
+        names = item_names or {}
+        self._item_names = _Channel(
+            [tok.words(names[d.item_code]) if d.item_code and d.item_code in names else [] for d in self.docs]
+        )
         self.dense = dense
         # Phrasing embeddings, row for row like the best-phrasing channel (empty without an encoder).
         self.dense_rows = dense.vectors.matrix(texts) if dense is not None else np.zeros((0, 0), np.float32)
@@ -256,14 +272,21 @@ class KbIndex:
         return fused
 
     def lexical_scores(self, query: str) -> np.ndarray:
-        """The BM25 + character-bigram fusion of every entry for ``query`` (0..1)."""
+        """The weighted fusion of the lexical channels for every entry (0..1). A channel that abstains for this
+        query (no aspect asked, no catalogue item named: all zeros) leaves the sum, and the rest are scaled up by
+        its weight, so a perfect match still scores 1 and the bot's thresholds mean the same for every query."""
         if not self.docs:
             return np.zeros(0)
         w = self.weights
-        return sum(
-            (getattr(w, name) * score for name, score in self.channel_scores(query, skip_zero=True).items()),
-            np.zeros(len(self.docs)),
-        )
+        fused, used, full = np.zeros(len(self.docs)), 0.0, 0.0
+        for name, score in self.channel_scores(query, skip_zero=True).items():
+            weight = getattr(w, name)
+            full += weight
+            if name in ABSTAINING and not score.any():
+                continue
+            fused += weight * score
+            used += weight
+        return fused * (full / used) if used > 0 else fused
 
     def channel_scores(self, query: str, *, skip_zero: bool = False) -> dict[str, np.ndarray]:
         """Each channel's scores (0..1) before the weighted sum (bench/kb_tune.py tunes the weights on these)."""
@@ -279,6 +302,7 @@ class KbIndex:
             "answer": lambda: self._answers.score(words),
             "aspect": lambda: self._aspects.score(canonical),
             "item": lambda: self._items.score(words)[self._group_of],
+            "item_name": lambda: _relative(self._item_names.score(words)),
         }
         return {name: fn() for name, fn in channels.items() if not (skip_zero and getattr(w, name) == 0)}
 

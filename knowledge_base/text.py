@@ -181,11 +181,27 @@ class Analyzer:
     def words(self, text: str) -> list[str]:
         """Index terms of a text: jieba's search-mode cut, stopwords dropped, synonyms mapped to their canonical."""
         out: list[str] = []
-        for token in self._cut(normalize(text)):
+        for token in self._search_cut(normalize(text)):
             if token in STOPWORDS:
                 continue
             canonical = self._synonyms.get(token)
             out.extend(canonical if canonical else (token,))
+        return out
+
+    def _search_cut(self, text: str) -> list[str]:
+        """jieba's search-mode cut (each word preceded by its dictionary 2- and 3-grams), except that a synonym
+        term stands alone: 第一次 (→ 首次) does not also bring 第一 and 一次, which would count the idea twice
+        and a colloquial form's fragments besides."""
+        tok = self._tok
+        out: list[str] = []
+        for w in tok.cut(text):
+            if not w.strip() or _PUNCT.fullmatch(w):
+                continue
+            if w not in self._synonyms:
+                for n in (2, 3):
+                    if len(w) > n:
+                        out.extend(g for i in range(len(w) - n + 1) if tok.FREQ.get(g := w[i : i + n]))
+            out.append(w)
         return out
 
     def canonical_text(self, text: str) -> str:

@@ -22,7 +22,7 @@ def _index(synonyms: bool = True) -> KbIndex:
     if synonyms:
         analyzer.set_synonyms(parse((DATA / "kb" / "synonyms.yaml").read_text(encoding="utf-8")).synonyms)
     docs = [Doc(e.key, e.question, tuple(e.similar), e.answer, e.item_code) for e in kb.entries]
-    return KbIndex(docs, analyzer)
+    return KbIndex(docs, analyzer, item_names={i["code"]: i["name"] for i in items})
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,9 @@ def test_pinyin_keyboard_slips_are_found_through_the_pinyin_channel(
     # unless the query is corrected first (PinyinCorrector) or matched by sound (the pinyin channel).
     assert index.search(meant, 1)[0].key == key
     assert index.search(typed, 1)[0].key == key
-    no_pinyin = Weights(words_all=0.35, words_best=0.2, chars_all=0.35, pinyin_all=0.0, answer=0.1, aspect=0, item=0)
+    no_pinyin = Weights(
+        words_all=0.35, words_best=0.2, chars_all=0.35, pinyin_all=0.0, answer=0.1, aspect=0, item=0, item_name=0
+    )
     neither = KbIndex(index.docs, index.analyzer, weights=no_pinyin, correct_spelling=False)
     assert neither.search(typed, 1)[0].key != key
     pinyin_only = KbIndex(index.docs, index.analyzer, correct_spelling=False)
@@ -238,3 +240,24 @@ def test_the_seed_synonyms_cover_common_abbreviations(index: KbIndex) -> None:
     # Written for this test: 护资 (护士执业资格) and 采浆站 (单采血浆站) are how applicants say them.
     assert "单采血浆站" in "".join(index.analyzer.words("采浆站"))
     assert index.search("开采浆站的证几年一换", 1)[0].key == "faq-0047"
+
+
+def test_the_catalogue_item_a_question_names_breaks_the_tie_between_professions() -> None:
+    # Same procedure, same aspect, two professions, and the profession is only in the catalogue item's name:
+    # every other channel ties; the item-name channel knows which item the question names.
+    docs = [
+        Doc("doc-first", "首次注册要准备哪些材料", ("首次注册的材料清单",), "…", "P"),
+        Doc("nurse-first", "首次注册需要哪些材料", (), "…", "N"),
+        Doc("password", "登录密码忘了怎么办", (), "…"),
+    ]
+    names = {"P": "医师执业注册（首次注册）", "N": "护士执业注册（首次注册）"}
+    analyzer = Analyzer()
+    without = KbIndex(docs, analyzer, weights=Weights(item_name=0.0)).search("护士首次注册材料", 2)
+    with_names = KbIndex(docs, analyzer, item_names=names).search("护士首次注册材料", 2)
+    assert without[0].score == without[1].score
+    assert with_names[0].key == "nurse-first"
+    assert with_names[0].score > with_names[1].score
+    # A question that names no item (and asks no known aspect) is scored as if those channels were not there:
+    # a perfect match to an entry without an item still reaches the top of the scale.
+    half = Weights(words_all=0.5, chars_all=0, pinyin_all=0, answer=0, aspect=0, item=0, item_name=0.5)
+    assert KbIndex(docs, analyzer, weights=half, item_names=names).search("登录密码忘了怎么办", 1)[0].score == 1.0
