@@ -261,3 +261,17 @@ def test_the_catalogue_item_a_question_names_breaks_the_tie_between_professions(
     # a perfect match to an entry without an item still reaches the top of the scale.
     half = Weights(words_all=0.5, chars_all=0, pinyin_all=0, answer=0, aspect=0, item=0, item_name=0.5)
     assert KbIndex(docs, analyzer, weights=half, item_names=names).search("登录密码忘了怎么办", 1)[0].score == 1.0
+
+
+def test_the_default_bot_thresholds_fit_the_index_s_score_scale(index: KbIndex) -> None:
+    # The bot answers at or above kb_answer_threshold and offers buttons down to kb_suggest_threshold
+    # (bench/kb_thresholds.py calibrates them): a plain colloquial question about a seed entry is answered, a
+    # vague one gets buttons at most, an unrelated one is handed over.
+    from case_core.settings import Settings
+
+    s = Settings()
+    answered = index.search("孩子出生证弄丢了怎么补", 1)[0]
+    assert answered.key == "faq-0048" and answered.score >= s.kb_answer_threshold
+    assert index.search("护士的事情", 1)[0].score < s.kb_answer_threshold
+    unrelated = index.search("帮我订一张去北京的机票", 1)
+    assert not unrelated or unrelated[0].score < s.kb_suggest_threshold
