@@ -74,7 +74,8 @@ def main() -> None:
     print(f"top score when top-1 is wrong: p50 {q(wrong, 0.5):.2f}  p90 {q(wrong, 0.9):.2f}  (n={len(wrong)})")
     print(f"out-of-scope top score: p50 {q(oos_top, 0.5):.2f}  p90 {q(oos_top, 0.9):.2f}  max {oos_top[-1]:.2f}")
     print(
-        "answer  suggest | answered (right) | buttons (right one offered) | handed over | wrong answers | oos >= suggest"
+        "answer  suggest | answered (right) | buttons (right one offered) | handed over | wrong answers"
+        " | oos >= suggest"
     )
     grid = [(settings.kb_answer_threshold, settings.kb_suggest_threshold)] + [
         (a, s) for a in (0.5, 0.55, 0.6, 0.65, 0.7) for s in (0.3, 0.35, 0.4)
