@@ -42,9 +42,11 @@ class Settings(BaseSettings):
     ocr_timeout_seconds: float = 60.0
     ocr_upload_wait_seconds: float = 4.0
     # Consultation (issue 4): the bot answers above kb_answer_threshold, offers the top three as buttons between
-    # the two, and logs the question as unanswered (offering a person) below kb_suggest_threshold.
-    kb_answer_threshold: float = 0.62
-    kb_suggest_threshold: float = 0.38
+    # the two, and logs the question as unanswered (offering a person) below kb_suggest_threshold. Calibrated on
+    # the KB's tuning questions and the bot's out-of-scope examples with `python -m bench.kb_thresholds` (session 4:
+    # the per-term cap lowered scores of loose paraphrases; 0.62/0.38 would now answer only a quarter directly).
+    kb_answer_threshold: float = 0.50
+    kb_suggest_threshold: float = 0.30
     # Optional dense re-ranking (knowledge_base.dense): a local transformers model directory; unset = lexical only.
     # The lexical top embed_top_n are re-scored as (1 - embed_weight) * lexical + embed_weight * cosine.
     embed_model: Path | None = None

@@ -8,33 +8,43 @@ weights and a query is the sum of a few columns: a search over 10,000 entries is
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
+from knowledge_base.aspects import AspectProfile
 from knowledge_base.dense import Dense
-from knowledge_base.text import Analyzer, char_bigrams, normalize, pinyin_bigrams
+from knowledge_base.text import Analyzer, PinyinCorrector, char_bigrams, normalize, pinyin_bigrams
 
 K1, B = 1.2, 0.75
-# Fusion weights (they add up to 1, so the fused score stays in 0..1). Words over all of an entry's phrasings
-# together decide most; the best single phrasing sharpens near-duplicates; character bigrams over the phrasings
-# rescue typos and words jieba cuts differently; pinyin bigrams rescue the wrong character a pinyin keyboard
-# offered; the answer helps a little (it mentions much the question is not about). Chosen on the dev half of
-# bench/kb_eval_v2.yaml with bench/kb_tune.py; the held-out half is reported in docs/benchmarks.md.
+TERM_CAP: float | None = 1.0
+# Fusion weights (they add up to 1, so the fused score stays in 0..1). Character bigrams over all of an entry's
+# phrasings decide most (they match words jieba cuts differently, and typos); words over the phrasings and the
+# answer come next; pinyin bigrams rescue the wrong character a pinyin keyboard offered; three small structural
+# channels break the ties the others leave: the aspect (knowledge_base.aspects: materials vs time limit vs … of
+# one item), the item (all phrasings of the entry's catalogue item pooled) and the catalogue item's name (which
+# item a question names: 护士 vs 医师). Chosen in session 4 with bench/kb_tune.py on the tuning sets only
+# (bench/kb_eval_v2.yaml's dev half and bench/kb_eval_v3.yaml, pooled): the centre of a plateau of equal top-1;
+# the held-out half is reported in docs/benchmarks.md.
 
 
 @dataclass(frozen=True)
 class Weights:
-    words_all: float = 0.25
-    words_best: float = 0.0  # kept (and built) for knowledge bases where it helps; 0 won on the dev half
-    chars_all: float = 0.25
-    pinyin_all: float = 0.40
-    answer: float = 0.10
+    words_all: float = 0.15
+    words_best: float = 0.0  # kept (and built) for knowledge bases where it helps; 0 won on the tuning sets
+    chars_all: float = 0.45
+    pinyin_all: float = 0.10
+    answer: float = 0.15
+    aspect: float = 0.05
+    item: float = 0.05
+    item_name: float = 0.05
 
 
 WEIGHTS = Weights()
+# Channels that say nothing (all zeros) for a query outside their scope, rather than "no match" for every entry.
+ABSTAINING = frozenset({"aspect", "item_name"})
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,11 @@ class _Channel:
         self.max_idf = float(np.log(1 + (n + 0.5) / 0.5))
         norm = K1 * (1 - B + B * lengths[rid] / avgdl) if len(rid) else np.zeros(0)
         weights = self.idf[tid] * tf * (K1 + 1) / (tf + norm) if len(rid) else np.zeros(0)
+        if len(rid) and TERM_CAP is not None:
+            # A term counts at most TERM_CAP × its idf in a row: without the cap a row that repeats the common
+            # terms over its phrasings (注册, 材料 four times) reaches the query's attainable score while lacking
+            # its most specific term (护士), and every such row ties at the top.
+            weights = np.minimum(weights, TERM_CAP * self.idf[tid])
         self.vocab = vocab
         self.rows = len(rows)
         matrix = sparse.csc_matrix((weights, (rid, tid)), shape=(len(rows), len(vocab)))
@@ -97,6 +112,12 @@ class _Channel:
         return np.minimum(raw / attainable, 1.0)
 
 
+def _relative(scores: np.ndarray) -> np.ndarray:
+    """Scores relative to the best (the item the query names most scores 1), all zeros when none matches."""
+    top = float(scores.max()) if len(scores) else 0.0
+    return scores / top if top > 0 else scores
+
+
 class Tokens:
     """Analysed text, cached by text: a rebuild after a publish analyses only what changed. A cache belongs to
     one analyzer (a new synonym table means a new cache)."""
@@ -106,6 +127,8 @@ class Tokens:
         self._words: dict[str, list[str]] = {}
         self._chars: dict[str, list[str]] = {}
         self._pinyin: dict[str, list[str]] = {}
+        self._canonical: dict[str, str] = {}
+        self._surface: dict[str, list[str]] = {}
 
     def words(self, text: str) -> list[str]:
         got = self._words.get(text)
@@ -117,6 +140,18 @@ class Tokens:
         got = self._chars.get(text)
         if got is None:
             got = self._chars[text] = char_bigrams(self.analyzer.canonical_text(text))
+        return got
+
+    def surface(self, text: str) -> list[str]:
+        got = self._surface.get(text)
+        if got is None:
+            got = self._surface[text] = self.analyzer.surface_words(text)
+        return got
+
+    def canonical(self, text: str) -> str:
+        got = self._canonical.get(text)
+        if got is None:
+            got = self._canonical[text] = self.analyzer.canonical_text(text)
         return got
 
     def pinyin(self, text: str) -> list[str]:
@@ -138,6 +173,8 @@ class KbIndex:
         tokens: Tokens | None = None,
         dense: Dense | None = None,
         weights: Weights = WEIGHTS,
+        correct_spelling: bool = True,
+        item_names: Mapping[str, str] | None = None,
     ) -> None:
         self.docs = list(docs)
         self.analyzer = analyzer
@@ -151,6 +188,8 @@ class KbIndex:
         words_all: list[list[str]] = []
         chars_all: list[list[str]] = []
         pinyin_all: list[list[str]] = []
+        canonical: list[list[str]] = []
+        vocabulary: set[str] = analyzer.synonym_words()
         for i, d in enumerate(self.docs):
             entry_words: list[str] = []
             entry_chars: list[str] = []
@@ -163,9 +202,11 @@ class KbIndex:
                 entry_words += w
                 entry_chars += tok.chars(q)
                 entry_pinyin += tok.pinyin(q)
+                vocabulary.update(tok.surface(q))
             words_all.append(entry_words)
             chars_all.append(entry_chars)
             pinyin_all.append(entry_pinyin)
+            canonical.append([tok.canonical(q) for q in (d.question, *d.similar)])
         owner_arr = np.array(owner, dtype=np.int64)
         # Rows are grouped by entry, so the best phrasing per entry is one maximum.reduceat.
         self._starts = np.flatnonzero(np.r_[True, owner_arr[1:] != owner_arr[:-1]]) if owner else np.zeros(0, int)
@@ -175,6 +216,25 @@ class KbIndex:
         self._pinyin_all = _Channel(pinyin_all)
         self.weights = weights
         self._answers = _Channel([tok.words(d.answer) for d in self.docs])
+        self._aspects = AspectProfile(canonical)
+        self.corrector = PinyinCorrector(vocabulary if correct_spelling else ())
+        # The item channel: the words of all phrasings of all entries about one catalogue item pooled into one
+        # row (an entry without an item is a row of its own), so the item a query names counts as a whole,
+        # whichever aspect of it the entry is about.
+        groups: dict[str, int] = {}
+        self._group_of = np.array(
+            [groups.setdefault(d.item_code or f"entry:{d.key}", len(groups)) for d in self.docs], dtype=np.int64
+        )
+        group_words: list[list[str]] = [[] for _ in groups]
+        for g, entry_words in zip(self._group_of, words_all, strict=True):
+            group_words[g] += entry_words
+        self._items = _Channel(group_words)
+        # The item-name channel: each entry's row is the catalogue name of its item (医师执业注册（首次注册）), empty
+        # for an entry without an item; it says which item a question names (护士 vs 医师), nothing more.
+        names = item_names or {}
+        self._item_names = _Channel(
+            [tok.words(names[d.item_code]) if d.item_code and d.item_code in names else [] for d in self.docs]
+        )
         self.dense = dense
         # Phrasing embeddings, row for row like the best-phrasing channel (empty without an encoder).
         self.dense_rows = dense.vectors.matrix(texts) if dense is not None else np.zeros((0, 0), np.float32)
@@ -212,18 +272,26 @@ class KbIndex:
         return fused
 
     def lexical_scores(self, query: str) -> np.ndarray:
-        """The BM25 + character-bigram fusion of every entry for ``query`` (0..1)."""
+        """The weighted fusion of the lexical channels for every entry (0..1). A channel that abstains for this
+        query (no aspect asked, no catalogue item named: all zeros) leaves the sum, and the rest are scaled up by
+        its weight, so a perfect match still scores 1 and the bot's thresholds mean the same for every query."""
         if not self.docs:
             return np.zeros(0)
         w = self.weights
-        return sum(
-            (getattr(w, name) * score for name, score in self.channel_scores(query, skip_zero=True).items()),
-            np.zeros(len(self.docs)),
-        )
+        fused, used, full = np.zeros(len(self.docs)), 0.0, 0.0
+        for name, score in self.channel_scores(query, skip_zero=True).items():
+            weight = getattr(w, name)
+            full += weight
+            if name in ABSTAINING and not score.any():
+                continue
+            fused += weight * score
+            used += weight
+        return fused * (full / used) if used > 0 else fused
 
     def channel_scores(self, query: str, *, skip_zero: bool = False) -> dict[str, np.ndarray]:
         """Each channel's scores (0..1) before the weighted sum (bench/kb_tune.py tunes the weights on these)."""
         w = self.weights
+        query = self.corrector.correct(normalize(query))
         words = self.analyzer.words(query)
         canonical = self.analyzer.canonical_text(query)
         channels = {
@@ -232,6 +300,9 @@ class KbIndex:
             "chars_all": lambda: self._chars_all.score(char_bigrams(canonical)),
             "pinyin_all": lambda: self._pinyin_all.score(pinyin_bigrams(canonical)),
             "answer": lambda: self._answers.score(words),
+            "aspect": lambda: self._aspects.score(canonical),
+            "item": lambda: self._items.score(words)[self._group_of],
+            "item_name": lambda: _relative(self._item_names.score(words)),
         }
         return {name: fn() for name, fn in channels.items() if not (skip_zero and getattr(w, name) == 0)}
 

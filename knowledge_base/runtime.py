@@ -88,7 +88,14 @@ class KnowledgeBase:
                 analyzer.add_words(words)
                 analyzer.set_synonyms(pairs)
                 self._tokens, self._analyzer_key = Tokens(analyzer), key
-            index = KbIndex(docs, self._tokens.analyzer, stamp, self._tokens, self.dense)
+            index = KbIndex(
+                docs,
+                self._tokens.analyzer,
+                stamp,
+                self._tokens,
+                self.dense,
+                item_names={it.code: it.name for it in items},
+            )
             if self.dense is not None:
                 self.dense.vectors.retain([t for d in docs for t in (d.question, *d.similar)])
             return index

@@ -170,14 +170,38 @@ class Analyzer:
     def _cut(self, text: str) -> list[str]:
         return [t for t in self._tok.cut_for_search(text) if t.strip() and not _PUNCT.fullmatch(t)]
 
+    def surface_words(self, text: str) -> list[str]:
+        """jieba's cut as typed (no stopwords dropped, no synonyms mapped): the vocabulary of spelling correction."""
+        return self._cut(normalize(text))
+
+    def synonym_words(self) -> set[str]:
+        """Every term and canonical of the synonym table."""
+        return set(self._synonym_strings) | set(self._synonym_strings.values())
+
     def words(self, text: str) -> list[str]:
         """Index terms of a text: jieba's search-mode cut, stopwords dropped, synonyms mapped to their canonical."""
         out: list[str] = []
-        for token in self._cut(normalize(text)):
+        for token in self._search_cut(normalize(text)):
             if token in STOPWORDS:
                 continue
             canonical = self._synonyms.get(token)
             out.extend(canonical if canonical else (token,))
+        return out
+
+    def _search_cut(self, text: str) -> list[str]:
+        """jieba's search-mode cut (each word preceded by its dictionary 2- and 3-grams), except that a synonym
+        term stands alone: 第一次 (→ 首次) does not also bring 第一 and 一次, which would count the idea twice
+        and a colloquial form's fragments besides."""
+        tok = self._tok
+        out: list[str] = []
+        for w in tok.cut(text):
+            if not w.strip() or _PUNCT.fullmatch(w):
+                continue
+            if w not in self._synonyms:
+                for n in (2, 3):
+                    if len(w) > n:
+                        out.extend(g for i in range(len(w) - n + 1) if tok.FREQ.get(g := w[i : i + n]))
+            out.append(w)
         return out
 
     def canonical_text(self, text: str) -> str:
@@ -223,3 +247,76 @@ def pinyin_bigrams(text: str) -> list[str]:
     if len(syllables) < 2:
         return syllables
     return [syllables[i] + "-" + syllables[i + 1] for i in range(len(syllables) - 1)]
+
+
+def _syllables(chars: str) -> list[str]:
+    return [_fuzzy(p) for p in lazy_pinyin(chars)]
+
+
+class PinyinCorrector:
+    """Query-side correction of pinyin-keyboard slips to words the knowledge base uses: 才料 → 材料, 申情 → 申请,
+    住册 → 注册. The pinyin channel already matches such slips by sound; this puts the right WORD back, so the
+    word channels (and the aspect patterns: 才料 asks for 材料) see it too.
+
+    Precision first, since a wrong correction hurts a question that was fine. A span of 2–4 characters is
+    replaced only when (a) it is made of whole jieba tokens (no dictionary-only cut) none of which is a known word
+    (a knowledge-base word, or a jieba word of some frequency: 职业 stays 职业, 去别的 is not read as 区别),
+    (b) its fuzzy-folded pinyin is that of exactly one knowledge-base word, (c) it shares a character with that
+    word (one slipped character, the common case), and (d) the slipped characters are not function words
+    (想在 is not 现在, 先在 not 现在)."""
+
+    MIN_JIEBA_FREQ = 50
+    # Characters common enough on their own that reading them as a slip does more harm than good.
+    FUNCTION_CHARS = frozenset(
+        "的了是在先想去上下要有也就都和跟把被给让对从到来这那我你他她们个一不没很还又再吗呢吧啊办交带开用能可"
+    )
+
+    def __init__(self, words: Iterable[str]) -> None:
+        freq = _tokenizer().FREQ
+        self.words = {w for w in words if 2 <= len(w) <= 4 and _CJK_ONLY.fullmatch(w) and (w in _WORDS or freq.get(w))}
+        by_sound: dict[str, set[str]] = {}
+        for w in self.words:
+            by_sound.setdefault("-".join(_syllables(w)), set()).add(w)
+        self._by_sound = {k: next(iter(v)) for k, v in by_sound.items() if len(v) == 1}
+
+    def _known(self, token: str) -> bool:
+        return token in self.words or (_tokenizer().FREQ.get(token) or 0) >= self.MIN_JIEBA_FREQ
+
+    def correct(self, text: str) -> str:
+        """``text`` (normalised) with slips replaced; unchanged when there is nothing to correct."""
+        if not self._by_sound:
+            return text
+        return _CJK_RUN.sub(lambda m: self._correct_run(m.group()), text)
+
+    def _correct_run(self, run: str) -> str:
+        sounds = _syllables(run)
+        if len(sounds) != len(run):  # pypinyin kept something unexpected whole: leave the run alone
+            return run
+        tokens = _tokenizer().lcut(run, HMM=False)
+        starts = [0]
+        for t in tokens:
+            starts.append(starts[-1] + len(t))
+        out: list[str] = []
+        j = 0
+        while j < len(tokens):
+            for m in range(min(4, len(tokens) - j), 0, -1):  # spans of m whole tokens, longest first
+                a, b = starts[j], starts[j + m]
+                span = run[a:b]
+                if not 2 <= len(span) <= 4 or any(len(t) > 1 and self._known(t) for t in tokens[j : j + m]):
+                    continue
+                if self._known(span):
+                    continue
+                word = self._by_sound.get("-".join(sounds[a:b]))
+                slipped = {c for c, w in zip(span, word or "", strict=False) if c != w}
+                if word and word != span and set(word) & set(span) and not slipped & self.FUNCTION_CHARS:
+                    out.append(word)
+                    j += m
+                    break
+            else:
+                out.append(tokens[j])
+                j += 1
+        return "".join(out)
+
+
+_CJK_ONLY = re.compile(r"[\u4e00-\u9fff]+")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
