@@ -4,10 +4,11 @@ Quality, on three question sets about the seed (none of them among the entries' 
 bench/kb_eval.yaml (v1, 153 questions, lexically close to the KB; the first fusion weights were chosen on it),
 the two halves of bench/kb_eval_v2.yaml (315 questions in applicants' own words and pinyin typos): ``dev``
 (used for tuning) and ``test`` (held out), and bench/kb_eval_v3.yaml (105 more, a second tuning set). While
-developing, run with ``--no-held-out`` (the test half is then not evaluated at all); run the full bench once. For each: top-1 and top-3 of our index (jieba + user dictionary +
-synonyms, BM25 per phrasing, character bigrams, answers weighted lower; plus dense re-ranking with
-``--embed-model``) and of plain BM25: rank_bm25's BM25Okapi over ``jieba.lcut`` of each entry's question and
-similar questions joined (the baseline), and a variant with the answer too.
+developing, run with ``--no-held-out`` (the test half is then not evaluated at all); run the full bench once.
+For each: top-1 and top-3 of our index (jieba + user dictionary + synonyms, BM25 per phrasing, character
+bigrams, answers weighted lower; plus dense re-ranking with ``--embed-model``) and of plain BM25: rank_bm25's
+BM25Okapi over ``jieba.lcut`` of each entry's question and similar questions joined (the baseline), and a variant
+with the answer too.
 
 Speed: the seed plus synthetic entries up to 10,000 (sentences re-assembled from the seed's own words, so the
 postings are as dense as real ones), each eval question searched, p50/p95 of ``KnowledgeBase.search`` and of
