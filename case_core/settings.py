@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +18,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./var")
     database_url: str | None = None  # default: SQLite file under data_dir
     redis_url: str | None = None  # unset: in-process fallbacks
+    # The Redis pub/sub channel of WebSocket pushes. Pub/sub ignores Redis's database numbers, so by default the
+    # channel names the URL's database: deployments that share a Redis server on different databases (staging
+    # and production) do not receive each other's pushes.
+    push_channel: str | None = None
     secret_key: str | None = None  # default: generated once by `weijian demo` into data_dir/secret.key
 
     wechat_appid: str = ""
@@ -70,6 +75,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'weijian.db').resolve()}"
+
+    @property
+    def resolved_push_channel(self) -> str:
+        if self.push_channel:
+            return self.push_channel
+        db = 0
+        if self.redis_url:
+            path = urlsplit(self.redis_url).path.strip("/")
+            db = int(path) if path.isdigit() else 0
+        return f"weijian:push:{db}"
 
     @property
     def secret_file(self) -> Path:

@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # an audit row then commit it at once, which is what an audit row wants.)
         engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
     )
-    push = PushHub(redis, department_path=_department_paths(read_sessions))
+    push = PushHub(redis, department_path=_department_paths(read_sessions), channel=settings.resolved_push_channel)
     limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else MemoryRateLimiter()
     state = AppState(
         settings=settings,

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "weijian:push"
+CHANNEL = "weijian:push:0"  # the default; ``Settings.resolved_push_channel`` names a deployment's
 QUEUE_SIZE = 100
 SESSION_KEY = "weijian_push"  # where the write sessions carry the hub (``make_sessionmaker(info=...)``)
 
@@ -46,8 +46,14 @@ def department_topics(path: str) -> list[str]:
 
 
 class PushHub:
-    def __init__(self, redis: aioredis.Redis | None = None, department_path: DepartmentPaths | None = None) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis | None = None,
+        department_path: DepartmentPaths | None = None,
+        channel: str = CHANNEL,
+    ) -> None:
         self._redis = redis
+        self._channel = channel
         self._department_path = department_path
         self._subscribers: dict[str, set[asyncio.Queue[bytes]]] = defaultdict(set)
         self._listener: asyncio.Task[None] | None = None
@@ -60,7 +66,7 @@ class PushHub:
         payload = orjson.dumps({"topics": [topics] if isinstance(topics, str) else list(topics), "message": message})
         if self._redis is not None:
             try:
-                await self._redis.publish(CHANNEL, payload)
+                await self._redis.publish(self._channel, payload)
                 return
             except (RedisError, OSError) as exc:
                 log.warning("push: Redis publish failed (%s); delivering on this worker only", exc)
@@ -121,7 +127,7 @@ class PushHub:
         while True:
             pubsub = redis.pubsub()
             try:
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(self._channel)
                 while True:
                     msg = await pubsub.get_message(ignore_subscribe_messages=False, timeout=30)
                     if msg is None:

@@ -34,7 +34,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any] |
         sqlite_write_transactions(engine)
     sessions = make_sessionmaker(engine.execution_options(sqlite_immediate=True))
     redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
-    hub = PushHub(redis)  # in-app messages reach API workers through Redis pub/sub
+    hub = PushHub(redis, channel=settings.resolved_push_channel)  # in-app messages reach API workers via Redis
     outbox.install()
     dispatcher = runtime.dispatcher(
         settings,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -160,7 +161,9 @@ async def app(settings: Settings) -> AsyncIterator[object]:
     from case_core import calendar, catalogue
     from mobile_api.app import create_app
 
-    application = create_app(settings)
+    # Pub/sub is shared by the whole Redis server: a channel of its own per test, so that a push still in flight
+    # from one test (a background notify) never reaches the next test's sockets.
+    application = create_app(settings.model_copy(update={"push_channel": f"weijian:push:test:{secrets.token_hex(4)}"}))
     engine = application.state.engine
     async with engine.begin() as conn:
         for table in DYNAMIC_TABLES:

@@ -145,3 +145,28 @@ async def test_with_redis_a_push_reaches_a_connection_held_by_another_worker() -
     await worker_b.close()
     await a.aclose()
     await b.aclose()
+
+
+@pytest.mark.skipif(not os.environ.get("WEIJIAN_TEST_REDIS_URL"), reason="needs Redis (always present in CI)")
+async def test_deployments_sharing_a_redis_server_do_not_hear_each_others_pushes() -> None:
+    """Pub/sub ignores Redis's database numbers: the channel names the database (or is set explicitly)."""
+    from redis import asyncio as aioredis
+
+    from case_core.settings import Settings
+
+    assert Settings(redis_url="redis://cache:6379/3").resolved_push_channel == "weijian:push:3"
+    assert Settings(redis_url="redis://cache:6379").resolved_push_channel == "weijian:push:0"
+    assert Settings(redis_url="redis://cache/3", push_channel="wj:prod").resolved_push_channel == "wj:prod"
+
+    url = os.environ["WEIJIAN_TEST_REDIS_URL"]
+    a, b = aioredis.Redis.from_url(url), aioredis.Redis.from_url(url)
+    staging, production = PushHub(a, channel="weijian:push:test-s"), PushHub(b, channel="weijian:push:test-p")
+    async with production.subscribe(["staff:3"]) as heard, staging.subscribe(["staff:3"]) as own:
+        await staging.publish(["staff:3"], {"type": "case_event", "case_id": 1})
+        assert orjson.loads(await asyncio.wait_for(own.get(), 5)) == {"type": "case_event", "case_id": 1}
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(heard.get(), 0.3)
+    for hub in (staging, production):
+        await hub.close()
+    await a.aclose()
+    await b.aclose()

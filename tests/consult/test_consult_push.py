@@ -143,7 +143,7 @@ async def test_a_chat_socket_gets_a_reply_written_on_another_worker(api: Api, ap
     the other."""
     from mobile_api.app import create_app
 
-    other = create_app(settings)
+    other = create_app(app.state.weijian.settings)  # the same deployment: the same push channel
     await other.state.consult.warm()
     agent = await api.staff("zixun")
     try:
