@@ -79,13 +79,7 @@ class PgReads:
                 self._size -= 1
             if self._size < self._max_size:
                 self._size += 1
-                try:
-                    conn = await self._connect()
-                    await _init(conn)
-                    return conn
-                except BaseException:
-                    self._free_place()
-                    raise
+                return await self._open()
             waiter: asyncio.Future[asyncpg.Connection | None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
@@ -104,13 +98,17 @@ class PgReads:
             if handed is not None:
                 return handed
             self._size += 1  # a place freed up and was handed over: open a connection in it
-            try:
-                conn = await self._connect()
-                await _init(conn)
-                return conn
-            except BaseException:
-                self._free_place()
-                raise
+            return await self._open()
+
+    async def _open(self) -> asyncpg.Connection:
+        """A new connection, in a place already counted in ``_size`` (given up if the connection fails)."""
+        try:
+            conn = await self._connect()
+            await _init(conn)
+            return conn
+        except BaseException:
+            self._free_place()
+            raise
 
     def _hand_over(self, conn: asyncpg.Connection | None) -> bool:
         while self._waiters:
