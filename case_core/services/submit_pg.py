@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -140,7 +140,6 @@ class _Plan:
     event: dict[str, Any]
     changes: events.Changes
     params: tuple[Any, ...]  # one value per ``_INPUT`` column
-    added: list[Any] = field(default_factory=list)
 
 
 def _added(plans: list[_Plan], first: int) -> tuple[str, list[Any]]:
@@ -153,7 +152,7 @@ def _added(plans: list[_Plan], first: int) -> tuple[str, list[Any]]:
     type and sent as an array of that type (JSON through the pool's codec)."""
     groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[list[Any]]] = {}
     for plan in plans:
-        for row in plan.added:
+        for row in plan.changes.new:
             table, columns = _insertable(type(row))  # type: ignore[arg-type]
             names: list[str] = []
             casts: list[str] = []
@@ -280,7 +279,7 @@ async def _plan(
         request.info.ip if request.info else None,
         event_id,
     )
-    return _Plan(request, row, values, page_json, page_len, event, changes, params, changes.new)
+    return _Plan(request, row, values, page_json, page_len, event, changes, params)
 
 
 async def _write(conn: Any, plans: list[_Plan]) -> set[int]:
