@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         "when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": info, "code": code,
         "code_after": code_fingerprint(),
         "settings": {k: getattr(args, k) for k in ("duration", "warmup", "rounds", "threads", "connections",
-                                                   "workers", "drafts", "task_cases")},
+                                                   "workers", "drafts", "task_cases", "only")},
         "uvicorn": server.cmd[2:], "best": best, "runs": runs, "pgbench": pg, "goals": [g.as_dict() for g in gs],
         "profiles": profiles, "elapsed_s": round(time.monotonic() - started, 1),
     }  # fmt: skip
