@@ -268,7 +268,7 @@ async def profile_one(
         f"\n## pyinstrument: {path or 'submit'} ({args.requests} requests, concurrency {args.concurrency},"
         " event-loop thread)\n"
     )
-    print(profiler.output_text(unicode=True, color=False, show_all=False))
+    print(profiler.output_text(unicode=True, color=False, show_all=args.show_all))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -283,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--concurrency", type=int, default=16, help="in flight at once (wrk's 32 over 2 workers)")
     p.add_argument("--pyinstrument", help="endpoint to profile with pyinstrument (e.g. detail-5)")
+    p.add_argument("--show-all", action="store_true", help="pyinstrument: show library frames too (starlette, …)")
     args = p.parse_args(argv)
     if not args.database_url:
         p.error('no PostgreSQL: pass --database-url or run `eval "$(scripts/services)"` first')

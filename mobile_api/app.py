@@ -19,7 +19,7 @@ from case_core.services.submit_pg import SubmitBatcher
 from case_core.settings import Settings
 from case_core.storage import LocalStorage
 from case_core.uploads import UploadLimits
-from mobile_api import consult, errors
+from mobile_api import consult, errors, hot
 from mobile_api.deps import AppState
 from mobile_api.kv import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from mobile_api.push import SESSION_KEY, PushHub
@@ -125,10 +125,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     notify = notify_service.install(app, state)  # outbox writer, dispatcher loop, jobs (notifiers/)
     errors.install(app)
     # The hottest routes first: routes are tried in order, and matching a request against the 150-odd routes
-    # before its own costs more than some whole requests (see mobile_api/hot.py, tests/api/test_routes.py).
+    # before its own costs more than some whole requests. Starlette dispatches them; the FastAPI router behind
+    # documents them (see mobile_api/hot.py, tests/api/test_routes.py).
     hot_api = APIRouter(prefix=API_PREFIX)
     for module in (cases, staff):
         hot_api.include_router(module.hot_router)
+    app.router.routes[:0] = hot.dispatch_routes(API_PREFIX, cases.hot_router, staff.hot_router)
     app.include_router(hot_api)
     # The bot's channels next: Rasa's paths (/webhooks/rest/webhook, /model/parse), WeChat's, the chat socket.
     # A chat turn is as hot as the case reads, and none of these paths overlaps the API's.

@@ -41,3 +41,22 @@ def test_no_route_is_shadowed_by_a_hot_route_matched_before_it() -> None:
         for path, methods in others:
             if hot_methods & methods:
                 assert not regex.match(_example(path)), f"{hot_path} would catch {path}"
+
+
+def test_the_hot_routes_are_dispatched_first_and_still_documented() -> None:
+    app = create_app(Settings(_env_file=None, secret_key="routes-test"))
+    hot = {(f"/api/v1{p}", m) for p, m in _leaves([*cases.hot_router.routes, *staff.hot_router.routes])}
+    first = [(r.path, frozenset(r.methods) - {"HEAD"}) for r in app.router.routes[: len(hot)]]
+    assert set(first) == hot
+    paths = app.openapi()["paths"]
+    detail = paths["/api/v1/cases/{case_id}"]["get"]
+    assert [p["name"] for p in detail["parameters"]] == ["case_id"]
+    tasks = paths["/api/v1/staff/tasks"]["get"]
+    assert {"view", "light", "item_code", "q"} <= {p["name"] for p in tasks["parameters"]}
+
+
+async def test_the_hot_routes_answer_errors_in_the_api_shape(client: Any) -> None:
+    refused = await client.get("/api/v1/cases/1")
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthenticated"
+    wrong_method = await client.put("/api/v1/cases/1/submit")
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
