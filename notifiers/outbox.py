@@ -46,17 +46,17 @@ def on_case_event(session: AsyncSession | events.Changes, case: Case, event: Cas
     if name == "licence_issued":
         licence = next((o for o in session.new if isinstance(o, Licence) and o.case_id == case.id), None)
         values["licence_no"] = licence.licence_no if licence else ""
-    session.add(
-        Notification(
-            key=f"ev:{case.id}:{case.event_count}",
-            event=name,
-            case_id=case.id,
-            audience="applicant",
-            recipient_id=case.applicant_id,
-            urgent=EVENTS[name].urgent,
-            data=values,
-            created_at=event.at,
-        )
+    events.add_row(
+        session,
+        Notification,
+        key=f"ev:{case.id}:{case.event_count}",
+        event=name,
+        case_id=case.id,
+        audience="applicant",
+        recipient_id=case.applicant_id,
+        urgent=EVENTS[name].urgent,
+        data=values,
+        created_at=event.at,
     )
 
 

@@ -143,9 +143,9 @@ class _Plan:
 
 
 def _added(plans: list[_Plan], first: int) -> tuple[str, list[Any]]:
-    """The listeners' ORM objects of every plan as INSERTs of the write statement: ``(CTE text, parameters)``,
-    one INSERT per table and set of columns, its values in arrays (parameters ``$first`` on), each row tagged
-    with its case so that it is written only if the case is.
+    """The listeners' rows (ORM objects or ``NewRow``s) of every plan as INSERTs of the write statement:
+    ``(CTE text, parameters)``, one INSERT per table and set of columns, its values in arrays (parameters
+    ``$first`` on), each row tagged with its case so that it is written only if the case is.
 
     Column values are what the object holds, else the column's Python-side default (what a flush would use);
     the primary key and server-side defaults are left to the database. Every value is prepared by its column's
@@ -153,12 +153,13 @@ def _added(plans: list[_Plan], first: int) -> tuple[str, list[Any]]:
     groups: dict[tuple[str, tuple[str, ...], tuple[str, ...]], list[list[Any]]] = {}
     for plan in plans:
         for row in plan.changes.new:
-            table, columns = _insertable(type(row))  # type: ignore[arg-type]
+            cls, attrs = (row.cls, row.values) if isinstance(row, events.NewRow) else (type(row), row.__dict__)
+            table, columns = _insertable(cls)
             names: list[str] = []
             casts: list[str] = []
             values: list[Any] = [plan.request.case_id]
             for key, column, cast in columns:
-                value = row.__dict__.get(key)
+                value = attrs.get(key)
                 if value is None and column.default is not None:
                     default = column.default
                     value = default.arg(None) if default.is_callable else default.arg
