@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     # and production) do not receive each other's pushes.
     push_channel: str | None = None
     secret_key: str | None = None  # default: generated once by `weijian demo` into data_dir/secret.key
+    # FastAPI's native OpenTelemetry (to the global providers a deployment configures). Off by default: on, every
+    # request first asks whether any provider is configured, a cost the hottest requests notice.
+    telemetry: bool = False
 
     wechat_appid: str = ""
     wechat_secret: str = ""

@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         description="T/CHIA 49-2024 卫生健康政务服务平台 — mobile API for applicants and staff.",
+        telemetry=None if settings.telemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.weijian = state
     app.state.engine = engine

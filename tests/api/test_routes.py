@@ -46,7 +46,7 @@ def test_no_route_is_shadowed_by_a_hot_route_matched_before_it() -> None:
 def test_the_hot_routes_are_dispatched_first_and_still_documented() -> None:
     app = create_app(Settings(_env_file=None, secret_key="routes-test"))
     hot = {(f"/api/v1{p}", m) for p, m in _leaves([*cases.hot_router.routes, *staff.hot_router.routes])}
-    first = [(r.path, frozenset(r.methods) - {"HEAD"}) for r in app.router.routes[: len(hot)]]
+    first = [(path, methods - {"HEAD"}) for path, methods in _leaves(app.router.routes[: len(hot)])]
     assert set(first) == hot
     paths = app.openapi()["paths"]
     detail = paths["/api/v1/cases/{case_id}"]["get"]
@@ -60,3 +60,10 @@ async def test_the_hot_routes_answer_errors_in_the_api_shape(client: Any) -> Non
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthenticated"
     wrong_method = await client.put("/api/v1/cases/1/submit")
     assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_fastapis_telemetry_is_on_only_when_configured() -> None:
+    off = create_app(Settings(_env_file=None, secret_key="routes-test"))
+    on = create_app(Settings(_env_file=None, secret_key="routes-test", telemetry=True))
+    assert not any(off._telemetry[k] for k in ("tracing", "metrics", "logs"))
+    assert all(on._telemetry[k] for k in ("tracing", "metrics", "logs"))
