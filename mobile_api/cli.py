@@ -78,11 +78,12 @@ def main(argv: list[str] | None = None) -> int:
 
         _migrate(settings)
         settings.resolved_secret  # noqa: B018  (fail early, before workers start, when there is no key)
-        from knowledge_base import dense
+        from knowledge_base import dense, thesaurus
 
-        try:  # fail early too on an embedding model that will not load (each worker loads its own)
+        try:  # fail early too on an embedding model or thesaurus that will not load (each worker loads its own)
             dense.from_settings(settings)
-        except dense.EmbedModelError as exc:
+            thesaurus.from_settings(settings)
+        except (dense.EmbedModelError, thesaurus.ThesaurusError) as exc:
             print(exc, file=sys.stderr)
             return 2
         uvicorn.run(
