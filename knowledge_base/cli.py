@@ -13,7 +13,7 @@ from case_core.db import make_engine, make_sessionmaker
 from case_core.domain.errors import CaseError
 from case_core.settings import Settings
 from case_core.timeutil import utcnow
-from knowledge_base import dense, service, thesaurus
+from knowledge_base import dense, service
 from knowledge_base.runtime import KnowledgeBase
 from knowledge_base.yamlio import dump_rasa, dump_seed, parse
 
@@ -60,7 +60,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             else:
                 sys.stdout.write(text)
         elif args.kb_command == "search":
-            kb = KnowledgeBase(dense.from_settings(settings), thesaurus.from_settings(settings))
+            kb = KnowledgeBase(dense.from_settings(settings))
             async with sessions() as session:
                 await kb.load(session)
             hits = kb.search(args.query, max(1, min(args.k, 50)))
@@ -82,7 +82,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return asyncio.run(_run(args, settings))
-    except (dense.EmbedModelError, thesaurus.ThesaurusError) as exc:
+    except dense.EmbedModelError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except CaseError as exc:

@@ -17,7 +17,6 @@ from scipy import sparse
 from knowledge_base.aspects import AspectProfile
 from knowledge_base.dense import Dense
 from knowledge_base.text import Analyzer, PinyinCorrector, char_bigrams, normalize, pinyin_bigrams
-from knowledge_base.thesaurus import Thesaurus
 
 K1, B = 1.2, 0.75
 TERM_CAP: float | None = 1.0
@@ -41,15 +40,11 @@ class Weights:
     aspect: float = 0.05
     item: float = 0.05
     item_name: float = 0.05
-    # Synonym-line ids of a published thesaurus (knowledge_base.thesaurus), when one is configured.
-    thesaurus: float = 0.0
 
 
 WEIGHTS = Weights()
 # Channels that say nothing (all zeros) for a query outside their scope, rather than "no match" for every entry.
-# The thesaurus abstains when none is configured or no word of the query is in it: the other channels then rank
-# exactly as they would without it.
-ABSTAINING = frozenset({"aspect", "item_name", "thesaurus"})
+ABSTAINING = frozenset({"aspect", "item_name"})
 
 
 @dataclass(frozen=True)
@@ -180,7 +175,6 @@ class KbIndex:
         weights: Weights = WEIGHTS,
         correct_spelling: bool = True,
         item_names: Mapping[str, str] | None = None,
-        thesaurus: Thesaurus | None = None,
     ) -> None:
         self.docs = list(docs)
         self.analyzer = analyzer
@@ -241,9 +235,6 @@ class KbIndex:
         self._item_names = _Channel(
             [tok.words(names[d.item_code]) if d.item_code and d.item_code in names else [] for d in self.docs]
         )
-        # The thesaurus channel: the synonym-line ids of all of an entry's phrasing words (knowledge_base.thesaurus).
-        self.thesaurus = thesaurus
-        self._thesaurus = _Channel([thesaurus.terms(ws) for ws in words_all] if thesaurus is not None else [])
         self.dense = dense
         # Phrasing embeddings, row for row like the best-phrasing channel (empty without an encoder).
         self.dense_rows = dense.vectors.matrix(texts) if dense is not None else np.zeros((0, 0), np.float32)
@@ -269,8 +260,8 @@ class KbIndex:
         return sims
 
     def rerank(self, query: str, lexical: np.ndarray) -> np.ndarray:
-        """``(1 - w) * lexical + w * similarity`` (the cosine rescaled, ``Dense.similarity``) over the lexical top-N (entries with some lexical score);
-        the rest keep ``(1 - w) * lexical``, below every re-ranked entry."""
+        """``(1 - w) * lexical + w * similarity`` (the cosine rescaled: ``Dense.similarity``) over the lexical top-N
+        (entries with some lexical score); the rest keep ``(1 - w) * lexical``, below every re-ranked entry."""
         assert self.dense is not None
         w, n = self.dense.weight, min(self.dense.top_n, len(lexical))
         top = np.argpartition(-lexical, n - 1)[:n] if n < len(lexical) else np.arange(len(lexical))
@@ -312,17 +303,8 @@ class KbIndex:
             "aspect": lambda: self._aspects.score(canonical),
             "item": lambda: self._items.score(words)[self._group_of],
             "item_name": lambda: _relative(self._item_names.score(words)),
-            "thesaurus": lambda: self._thesaurus_scores(words),
         }
         return {name: fn() for name, fn in channels.items() if not (skip_zero and getattr(w, name) == 0)}
-
-    def _thesaurus_scores(self, words: list[str]) -> np.ndarray:
-        """Only the query's words the knowledge base does not use are expanded: a word it uses already matches
-        itself in the word channels, and its thesaurus lines would only add that word's other senses."""
-        if self.thesaurus is None:
-            return np.zeros(len(self.docs))
-        unknown = [w for w in words if w not in self._words_all.vocab]
-        return self._thesaurus.score(self.thesaurus.terms(unknown)) if unknown else np.zeros(len(self.docs))
 
     def search(self, query: str, k: int = 5, accept: Callable[[Doc], bool] | None = None) -> list[Hit]:
         scores = self.scores(query)

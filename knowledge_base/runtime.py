@@ -23,7 +23,6 @@ from knowledge_base.index import Doc, Hit, KbIndex, Tokens
 from knowledge_base.models import KbEntry, KbSynonym
 from knowledge_base.service import synonyms
 from knowledge_base.text import Analyzer
-from knowledge_base.thesaurus import Thesaurus
 
 CHECK_SECONDS = 1.0
 MAX_QUERY_CHARS = 200  # longer questions are cut: the first sentences say what is asked
@@ -35,12 +34,10 @@ def _name_parts(name: str) -> list[str]:
 
 
 class KnowledgeBase:
-    """``dense``: the configured re-ranker (``knowledge_base.dense.from_settings``), None for lexical search only;
-    ``thesaurus``: the configured thesaurus channel (``knowledge_base.thesaurus.from_settings``), None for none."""
+    """``dense``: the configured re-ranker (``knowledge_base.dense.from_settings``), None for lexical search only."""
 
-    def __init__(self, dense: Dense | None = None, thesaurus: Thesaurus | None = None) -> None:
+    def __init__(self, dense: Dense | None = None) -> None:
         self.dense = dense
-        self.thesaurus = thesaurus
         self.index = KbIndex([], Analyzer(), dense=dense)
         self.guides: dict[str, dict[str, Any]] = {}
         self.item_names: dict[str, str] = {}
@@ -98,7 +95,6 @@ class KnowledgeBase:
                 self._tokens,
                 self.dense,
                 item_names={it.code: it.name for it in items},
-                thesaurus=self.thesaurus,
             )
             if self.dense is not None:
                 self.dense.vectors.retain([t for d in docs for t in (d.question, *d.similar)])

@@ -78,12 +78,11 @@ def main(argv: list[str] | None = None) -> int:
 
         _migrate(settings)
         settings.resolved_secret  # noqa: B018  (fail early, before workers start, when there is no key)
-        from knowledge_base import dense, thesaurus
+        from knowledge_base import dense
 
-        try:  # fail early too on an embedding model or thesaurus that will not load (each worker loads its own)
+        try:  # fail early too on an embedding model that will not load (each worker loads its own)
             dense.from_settings(settings)
-            thesaurus.from_settings(settings)
-        except (dense.EmbedModelError, thesaurus.ThesaurusError) as exc:
+        except dense.EmbedModelError as exc:
             print(exc, file=sys.stderr)
             return 2
         uvicorn.run(

@@ -39,7 +39,7 @@ from bot.locks import ConversationLocks
 from bot.models import Conversation, ConversationMessage
 from bot.nlu import Nlu
 from case_core.settings import Settings
-from knowledge_base import dense, thesaurus
+from knowledge_base import dense
 from knowledge_base.runtime import KnowledgeBase
 from mobile_api.deps import AppState
 from mobile_api.presence import Presence
@@ -131,8 +131,7 @@ class Consult:
     def __init__(self, state: AppState, redis: Any | None, sqlite: bool = False) -> None:
         s = state.settings
         self.state = state
-        # EmbedModelError / ThesaurusError at start-up if the configured model or thesaurus will not load.
-        self.kb = KnowledgeBase(dense.from_settings(s), thesaurus.from_settings(s))
+        self.kb = KnowledgeBase(dense.from_settings(s))  # EmbedModelError at start-up if the model will not load
         self.engine = Engine(
             self.kb,
             nlu_for,
