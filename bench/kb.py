@@ -221,10 +221,14 @@ def main() -> None:
     for per_set in result["quality"].values():  # keep the held-out questions out of sight of whoever tunes
         for name in HELD_OUT:
             per_set.get(name, {}).pop("misses", None)
-    gains = {}
+    gains: dict[str, dict[str, float]] = {}
     for name in sets:
         best_plain = max(result["quality"][p][name]["top1"] for p in ("plain_bm25", "plain_bm25_with_answers"))
-        gains[name] = round((result["quality"]["ours"][name]["top1"] - best_plain) * 100, 1)
+        gains[name] = {
+            r: round((result["quality"][r][name]["top1"] - best_plain) * 100, 1)
+            for r in ("ours", "ours_dense")
+            if r in result["quality"]
+        }
     result["top1_gain_points"] = gains
 
     rng = random.Random(7)
@@ -278,7 +282,8 @@ def main() -> None:
                 f"  {r:<24} top-1 {x['top1']:6.1%}  top-3 {x['top3']:6.1%}"
                 f"   (paraphrases {x['paraphrase']['top1']:.1%}, typos {x['typo']['top1']:.1%})"
             )
-        print(f"  top-1 gain of ours over the better plain BM25: {gains[name]:+} points")
+        for r, gain in gains[name].items():
+            print(f"  top-1 gain of {r} over the better plain BM25: {gain:+} points")
     sp = result["speed"]
     print(
         f"search over {sp['entries']} entries ({sp['searches']} searches each, index built in {sp['index_build_s']} s):"
