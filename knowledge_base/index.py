@@ -260,15 +260,15 @@ class KbIndex:
         return sims
 
     def rerank(self, query: str, lexical: np.ndarray) -> np.ndarray:
-        """``(1 - w) * lexical + w * max(0, cosine)`` over the lexical top-N (entries with some lexical score);
-        the rest keep ``(1 - w) * lexical``, below every re-ranked entry."""
+        """``(1 - w) * lexical + w * similarity`` (the cosine rescaled: ``Dense.similarity``) over the lexical top-N
+        (entries with some lexical score); the rest keep ``(1 - w) * lexical``, below every re-ranked entry."""
         assert self.dense is not None
         w, n = self.dense.weight, min(self.dense.top_n, len(lexical))
         top = np.argpartition(-lexical, n - 1)[:n] if n < len(lexical) else np.arange(len(lexical))
         top = top[lexical[top] > 0]
         fused = (1 - w) * lexical
         if len(top):
-            fused[top] += w * np.maximum(self.dense_similarity(query, top), 0.0)
+            fused[top] += w * self.dense.similarity(self.dense_similarity(query, top))
         return fused
 
     def lexical_scores(self, query: str) -> np.ndarray:
