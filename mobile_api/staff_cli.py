@@ -31,6 +31,10 @@ from case_core.settings import Settings
 from case_core.timeutil import utcnow
 
 
+class CliError(Exception):
+    """A mistake on the command line (an unknown department, passwords that differ): the message says what."""
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("staff", help="staff accounts: create, reset-password, unlock, disable, enable, list")
     cmds = p.add_subparsers(dest="staff_command", required=True)
@@ -62,7 +66,7 @@ def _read_password() -> str:
     if sys.stdin.isatty():
         first = getpass.getpass("password: ")
         if getpass.getpass("again: ") != first:
-            raise SystemExit("the two passwords differ")
+            raise CliError("the two passwords differ")
         return first
     return sys.stdin.readline().rstrip("\r\n")
 
@@ -74,7 +78,7 @@ async def _department(session: AsyncSession, text: str, create: bool) -> Departm
     if create:
         return await catalogue.ensure_department(session, text)
     known = (await session.scalars(select(Department.name).order_by(Department.path))).all()
-    raise SystemExit(f"no department {text!r} (known: {', '.join(known) or 'none'}); --new-department creates it")
+    raise CliError(f"no department {text!r} (known: {', '.join(known) or 'none'}); --new-department creates it")
 
 
 def _account(staff: Staff) -> dict[str, Any]:
@@ -136,12 +140,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)  # the first admin may come before anything else
-    password = _read_password() if getattr(args, "password_stdin", False) else None
     try:
+        password = _read_password() if getattr(args, "password_stdin", False) else None
         result = asyncio.run(_run(args, settings, password))
     except CaseError as exc:
         print(f"{exc.code}: {exc.message}", file=sys.stderr)
         return 1
+    except CliError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     if args.staff_command == "list":
         for item in result["items"]:
             print(json.dumps(item, ensure_ascii=False))

@@ -66,20 +66,10 @@ async def test_a_password_from_stdin_meets_the_policy_and_an_unknown_department_
     )
     assert code == 0 and "password:" not in out and json.loads(out)["must_change_password"] is False
     assert (await login(api, "ops", "Yunwei-2026!")).json()["must_change_password"] is False
-    with pytest.raises(SystemExit, match="no department"):
-        await weijian_staff(
-            settings,
-            capsys,
-            monkeypatch,
-            "create",
-            "x1",
-            "--name",
-            "某",
-            "--department",
-            "火星卫健委",
-            "--role",
-            "admin",
-        )
+    code, _, err = await weijian_staff(
+        settings, capsys, monkeypatch, "create", "x1", "--name", "某", "--department", "火星卫健委", "--role", "admin"
+    )
+    assert code == 2 and "no department" in err and "广东省卫生健康委员会" in err
 
 
 async def test_an_operator_disables_resets_and_unlocks_and_a_running_api_notices(
