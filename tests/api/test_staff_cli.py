@@ -14,7 +14,7 @@ import pytest
 from case_core.settings import Settings
 from mobile_api import staff_cli
 from tests.api.test_profile import assert_error
-from tests.api.test_staff_accounts import NEW_PASSWORD, audit, bearer, change_password, login
+from tests.api.test_staff_accounts import NEW_PASSWORD, audit, bearer, change_password, lock_out, login
 from tests.support.api import Api
 
 
@@ -89,8 +89,7 @@ async def test_an_operator_disables_resets_and_unlocks_and_a_running_api_notices
     assert_error(await login(api, "duty", NEW_PASSWORD), 403, "account_disabled")
     assert (await weijian_staff(settings, capsys, monkeypatch, "enable", "duty"))[0] == 0
 
-    for _ in range(5):
-        await login(api, "duty", "wrong-Passw0rd")
+    await lock_out(api, "duty")
     assert_error(await login(api, "duty", NEW_PASSWORD), 429, "too_many_requests")
     assert (await weijian_staff(settings, capsys, monkeypatch, "unlock", "duty"))[0] == 0
     assert (await login(api, "duty", NEW_PASSWORD)).status_code == 200
