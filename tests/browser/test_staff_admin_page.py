@@ -48,8 +48,8 @@ def test_an_admin_creates_an_account_and_the_colleague_must_choose_a_password_fi
     colleague.get_by_label("再次输入新密码").fill("abcdefgh")
     colleague.get_by_role("button", name="确认修改").click()
     expect(colleague.locator("#pw-err")).to_contain_text("过于简单")
-    colleague.get_by_label("新密码", exact=True).fill("Xinren-2026!")
-    colleague.get_by_label("再次输入新密码").fill("Xinren-2026!")
+    colleague.get_by_label("新密码", exact=True).fill("Chunfeng-2026!")
+    colleague.get_by_label("再次输入新密码").fill("Chunfeng-2026!")
     colleague.get_by_role("button", name="确认修改").click()
     expect(colleague.get_by_role("tab", name=re.compile("待办"))).to_be_visible()
 
@@ -58,6 +58,6 @@ def test_an_admin_creates_an_account_and_the_colleague_must_choose_a_password_fi
     expect(admin.locator("li.account[data-username='xinren']")).to_contain_text("已停用")
     colleague.reload()  # its next request: the token stopped with the account
     expect(colleague.get_by_role("heading", name="工作人员登录")).to_be_visible()
-    r = live_server.http.post("/api/v1/auth/staff-login", json={"username": "xinren", "password": "Xinren-2026!"})
+    r = live_server.http.post("/api/v1/auth/staff-login", json={"username": "xinren", "password": "Chunfeng-2026!"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "account_disabled"
     assert errors == [] and colleague_errors == []

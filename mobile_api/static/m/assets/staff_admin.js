@@ -107,6 +107,7 @@ WJ.staffAdmin = (() => {
           h("button", { type: "button", onclick: () => panel.replaceChildren() }, "取消")));
     };
     const who = `${s.name}（${s.username}）`;
+    const self = WJ.session.user && WJ.session.user.id === s.id;  // the API refuses these on oneself anyway
     const badges = [
       !s.active && h("span", { class: "state state-off" }, "已停用"),
       s.locked && h("span", { class: "state state-locked" }, "已锁定"),
@@ -117,12 +118,12 @@ WJ.staffAdmin = (() => {
       h("div", { class: "meta" }, `${s.department || ""} · ${s.roles.map(label).join("、")}`),
       h("div", { class: "row" },
         h("button", { type: "button", onclick: edit }, "编辑"),
-        s.active
+        self ? null : s.active
           ? h("button", { type: "button", class: "danger", onclick: () => confirmThen(`停用${who}？停用后不能登录，已登录的设备立即退出。`, true,
             () => act("POST", `/admin/staff/${s.id}/disable`, undefined, () => toast("已停用"))) }, "停用")
           : h("button", { type: "button", onclick: () => act("POST", `/admin/staff/${s.id}/enable`, undefined, () => toast("已启用")) }, "启用"),
         s.locked ? h("button", { type: "button", onclick: () => act("POST", `/admin/staff/${s.id}/unlock`, undefined, () => toast("已解锁")) }, "解锁") : null,
-        h("button", { type: "button", onclick: () => confirmThen(`重置${who}的密码？将生成临时密码，本人登录后须修改。`, false,
+        self ? null : h("button", { type: "button", onclick: () => confirmThen(`重置${who}的密码？将生成临时密码，本人登录后须修改。`, false,
           () => act("POST", `/admin/staff/${s.id}/reset-password`, {}, (r) => out.replaceChildren(oncePassword(who, r.temporary_password)))) }, "重置密码")),
       panel, err);
   }
