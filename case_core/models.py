@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,6 +43,14 @@ class Staff(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Access tokens carry the generation they were issued under; raising it (disable, password reset or change,
+    # roles or department changed, logout) ends every token issued before (mobile_api.staff_sessions).
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set on an account the admin gave a password (created, reset): until its owner chooses one, every endpoint
+    # but the password change and logout answers 403 ``password_change_required``.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    password_changed_at: Mapped[datetime | None]
+    last_login_at: Mapped[datetime | None]
     # Where reminders reach them off the app (notifiers resolves these): personal data, SM4-encrypted, with a
     # masked copy for display; the clear values go to the staff member themself and, audited, to admins.
     phone_enc: Mapped[str | None] = mapped_column(Text)

@@ -23,6 +23,9 @@ class StaffPrincipal:
     roles: frozenset[str]
     department_id: int
     department_path: str
+    # The account's token generation when the token was issued, and whether its password must be changed first.
+    token_version: int = 0
+    must_change_password: bool = False
 
     @property
     def actor(self) -> Actor:

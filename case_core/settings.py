@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = 120
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
+    # Staff password policy (case_core.domain.passwords): minimum length, and how many of the four character
+    # classes (upper case, lower case, digits, symbols) a password must use.
+    password_min_length: int = 8
+    password_min_classes: int = 3
+    # How often each API process re-reads which staff tokens were revoked by another process or the CLI
+    # (a revocation made through this process applies at once).
+    staff_sessions_refresh_seconds: float = 5.0
 
     upload_max_bytes: int = 20 * 1024 * 1024
     upload_max_pixels: int = 60_000_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -35,6 +36,7 @@ from mobile_api.routers import (
     ocr,
     pages,
     staff,
+    staff_accounts,
     staff_profile,
     ws,
 )
@@ -98,9 +100,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Revoked staff tokens (disabled accounts, reset passwords) are known before the first request is served.
+        await state.tokens.sessions.refresh(read_sessions)
+        revocations = asyncio.create_task(
+            state.tokens.sessions.run(read_sessions, settings.staff_sessions_refresh_seconds)
+        )
         await consult_runtime.warm()
         await notify.start()
         yield
+        revocations.cancel()
         await notify.stop()
         await consult_runtime.close()
         if state.checks is not None:
@@ -140,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (auth, me, items, cases, licences, staff, admin, ws, ocr, kb, consult_router, inbox, ops, receipts):
         api.include_router(module.router)
     api.include_router(staff_profile.router)
+    api.include_router(staff_accounts.router)
     app.include_router(api)
     consult_runtime = consult.install(app, state, redis)
     pages.install(app)  # /m/staff/ and /m/agent/: the pages served with the API

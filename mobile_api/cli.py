@@ -1,4 +1,5 @@
-"""The `weijian` command: migrate, demo, serve, ocr (inspect, worker), kb (import/export/search), bot (evaluate)."""
+"""The `weijian` command: migrate, demo, serve, ocr (inspect, worker), kb (import/export/search), bot (evaluate),
+staff (accounts)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bot import cli as bot_cli
 from case_core.db import make_engine, make_sessionmaker
 from case_core.settings import Settings
 from knowledge_base import cli as kb_cli
+from mobile_api import staff_cli
 from notifiers import cli as notify_cli
 
 
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     kb_cli.add_parser(sub)
     bot_cli.add_parser(sub)
     notify_cli.add_parser(sub)
+    staff_cli.add_parser(sub)
     args = parser.parse_args(argv)
     settings = Settings()
 
@@ -56,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return kb_cli.run(args, settings)
     if args.command == "bot":
         return bot_cli.run(args, settings)
+    if args.command == "staff":
+        return staff_cli.run(args, settings)
 
     if args.command == "migrate":
         _migrate(settings)

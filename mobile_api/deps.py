@@ -115,6 +115,11 @@ async def current_staff(request: Request) -> StaffPrincipal:
     return app_state(request).tokens.staff(bearer(request))
 
 
+async def current_staff_changing_password(request: Request) -> StaffPrincipal:
+    """The caller even when their password must be changed first: for the password change and logout only."""
+    return app_state(request).tokens.staff(bearer(request), password_change_ok=True)
+
+
 async def request_info(request: Request) -> RequestInfo:
     return RequestInfo(ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"))
 
@@ -155,6 +160,7 @@ async def state_dep(request: Request) -> AppState:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 CurrentApplicant = Annotated[ApplicantPrincipal, Depends(current_applicant)]
 CurrentStaff = Annotated[StaffPrincipal, Depends(current_staff)]
+CurrentStaffChangingPassword = Annotated[StaffPrincipal, Depends(current_staff_changing_password)]
 InfoDep = Annotated[RequestInfo, Depends(request_info)]
 CtxDep = Annotated[CoreContext, Depends(core_context)]
 StateDep = Annotated[AppState, Depends(state_dep)]

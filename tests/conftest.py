@@ -160,6 +160,7 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory, fake_wechat
 async def app(settings: Settings) -> AsyncIterator[object]:
     from case_core import calendar, catalogue
     from mobile_api.app import create_app
+    from mobile_api.demo import DEMO_STAFF
 
     # Pub/sub is shared by the whole Redis server: a channel of its own per test, so that a push still in flight
     # from one test (a background notify) never reaches the next test's sockets.
@@ -168,11 +169,15 @@ async def app(settings: Settings) -> AsyncIterator[object]:
     async with engine.begin() as conn:
         for table in DYNAMIC_TABLES:
             await conn.execute(text(f"DELETE FROM {table}"))
+        # The seeded accounts stay (with their password); the ones a test created go.
+        seeded = ", ".join(f"'{name}'" for name in (*DEMO_STAFF, "other_clerk"))
+        await conn.execute(text(f"DELETE FROM staff WHERE username NOT IN ({seeded})"))
         await conn.execute(
             text(
                 "UPDATE staff SET failed_logins = 0, locked_until = NULL, phone_enc = NULL, phone_masked = NULL,"
                 " email_enc = NULL, email_masked = NULL, mp_openid_enc = NULL, mp_openid_masked = NULL,"
-                " contacts_updated_at = NULL"
+                " contacts_updated_at = NULL, active = true, token_version = 0, must_change_password = false,"
+                " last_login_at = NULL"
             )
         )
     calendar.invalidate()

@@ -113,3 +113,48 @@ class UnsupportedMedia(CaseError):
 class TooManyRequests(CaseError):
     code = "too_many_requests"
     status = 429
+
+
+# ----------------------------------------------------------------------------------------------- staff accounts
+
+
+class SessionRevoked(Unauthenticated):
+    """A token issued before its account was disabled, its password reset or changed, its roles changed."""
+
+    code = "session_revoked"
+
+    def __init__(self, message: str = "登录已失效（账号信息已变更或已退出登录），请重新登录") -> None:
+        super().__init__(message)
+
+
+class PasswordChangeRequired(Forbidden):
+    """The account's password was set by an administrator: its owner must choose their own before anything else."""
+
+    code = "password_change_required"
+
+    def __init__(self) -> None:
+        super().__init__("首次登录或密码被重置后，请先修改密码")
+
+
+class AccountDisabled(Forbidden):
+    code = "account_disabled"
+
+    def __init__(self) -> None:
+        super().__init__("该账号已停用，请联系系统管理员")
+
+
+class PasswordRejected(ValidationFailed):
+    """A new password the policy refuses; ``code`` names the rule (``password_too_short``…)."""
+
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.code = code
+
+
+class AccountRuleViolation(Conflict):
+    """An account change that would lock administrators out (own admin role, disabling oneself, the last admin)
+    or clash with another account (a username in use); ``code`` names which."""
+
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        super().__init__(message, **details)
+        self.code = code

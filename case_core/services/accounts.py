@@ -12,7 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_core.context import CoreContext
-from case_core.domain.errors import CaseError, FieldInvalid, Forbidden, NotFound, TooManyRequests, Unauthenticated
+from case_core.domain.errors import (
+    AccountDisabled,
+    CaseError,
+    FieldInvalid,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+)
 from case_core.domain.forms import FieldDef, clean_form
 from case_core.domain.masking import mask_id_number, mask_phone, mask_text
 from case_core.domain.states import Role
@@ -163,9 +171,15 @@ async def authenticate_staff(
     """Check a password. Failures are counted in the row (so the caller must commit even on failure)."""
     staff = await session.scalar(select(Staff).where(Staff.username == username))
     bad = Unauthenticated("用户名或密码错误")
-    if staff is None or not staff.active:
+    if staff is None:
         verify_password(_DUMMY_HASH, password)  # same work either way: no user enumeration by timing
         return LoginOutcome(None, bad)
+    if not staff.active:
+        # Only whoever knows the password learns that the account is disabled (and whom to ask).
+        if not verify_password(staff.password_hash, password):
+            return LoginOutcome(None, bad)
+        audit.record(session, actor_type="staff", actor_id=staff.id, action="login.disabled", now=now, info=info)
+        return LoginOutcome(None, AccountDisabled())
     if staff.locked_until is not None and staff.locked_until > now:
         minutes = int((staff.locked_until - now).total_seconds() // 60) + 1
         return LoginOutcome(None, TooManyRequests(f"登录失败次数过多，请{minutes}分钟后再试"))
@@ -178,6 +192,7 @@ async def authenticate_staff(
         return LoginOutcome(None, bad)
     staff.failed_logins = 0
     staff.locked_until = None
+    staff.last_login_at = now
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = hash_password(password)
     audit.record(session, actor_type="staff", actor_id=staff.id, action="login", now=now, info=info)
@@ -191,5 +206,11 @@ async def staff_principal(session: AsyncSession, staff: Staff) -> StaffPrincipal
     dept = await session.get(Department, staff.department_id)
     assert dept is not None
     return StaffPrincipal(
-        id=staff.id, name=staff.name, roles=frozenset(staff.roles), department_id=dept.id, department_path=dept.path
+        id=staff.id,
+        name=staff.name,
+        roles=frozenset(staff.roles),
+        department_id=dept.id,
+        department_path=dept.path,
+        token_version=staff.token_version,
+        must_change_password=staff.must_change_password,
     )

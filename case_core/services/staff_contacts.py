@@ -106,10 +106,15 @@ def may_see(caller: StaffPrincipal, staff_id: int) -> bool:
 
 
 async def get_staff(session: AsyncSession, caller: StaffPrincipal, staff_id: int) -> Staff:
-    """A staff account the caller may look at (themself, or anyone for an admin); others are as absent as missing."""
+    """A staff account the caller may look at (themself, or for an admin anyone of their department or below);
+    others are as absent as missing ones."""
     staff = await session.get(Staff, staff_id)
     if staff is None or not may_see(caller, staff_id):
         raise NotFound("工作人员")
+    if caller.id != staff_id:
+        dept = await session.get(Department, staff.department_id)
+        if dept is None or not dept.path.startswith(caller.department_path):
+            raise NotFound("工作人员")
     return staff
 
 

@@ -63,4 +63,7 @@ async def staff_login(body: StaffLogin, session: SessionDep, state: StateDep, in
         "staff_id": principal.id,
         "name": principal.name,
         "roles": sorted(principal.roles),
+        # True: the password was set by an admin; every endpoint but /staff/me/password and /auth/logout answers
+        # 403 password_change_required until its owner chooses one.
+        "must_change_password": principal.must_change_password,
     }

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import or_, select
 
 from case_core.domain.errors import Forbidden
 from case_core.domain.states import Role
-from case_core.models import Staff
 from case_core.principals import StaffPrincipal
-from case_core.services import staff_contacts
+from case_core.services import staff_accounts, staff_contacts
 from mobile_api.deps import CtxDep, CurrentStaff, InfoDep, NowDep, SessionDep
 
 router = APIRouter(tags=["staff"])
@@ -56,18 +54,34 @@ async def list_staff(
     session: SessionDep,
     ctx: CtxDep,
     staff: CurrentStaff,
+    now: NowDep,
     q: str | None = Query(None, max_length=64),
+    department_id: int | None = Query(None, ge=1, le=2**31 - 1),
+    role: str | None = Query(None, max_length=32),
+    active: bool | None = None,
+    locked: bool = False,
     limit: int = Query(50, ge=1, le=200),
     after_id: int = 0,
 ) -> dict:
-    """Staff accounts with their contacts masked (which channels can reach whom), by id; ``q`` matches the
-    username or the name."""
-    _require_admin(staff)
-    stmt = select(Staff).where(Staff.id > after_id).order_by(Staff.id).limit(limit)
-    if q:
-        stmt = stmt.where(or_(Staff.username.contains(q, autoescape=True), Staff.name.contains(q, autoescape=True)))
-    rows = (await session.scalars(stmt)).all()
-    return {"items": [await staff_contacts.profile_out(session, s, ctx) for s in rows]}
+    """Staff accounts of the admin's department and those below it, by id, with their contacts masked (which
+    channels can reach whom) and their account state; ``q`` matches the username or the name, ``locked=true``
+    keeps the accounts locked out now."""
+    rows = await staff_accounts.search(
+        session,
+        staff,
+        q=q,
+        department_id=department_id,
+        role=role,
+        active=active,
+        locked_at=now if locked else None,
+        after_id=after_id,
+        limit=limit,
+    )
+    return {
+        "items": [
+            {**await staff_contacts.profile_out(session, s, ctx), **staff_accounts.account_out(s, now)} for s in rows
+        ]
+    }
 
 
 @router.get("/admin/staff/{staff_id}")
@@ -84,7 +98,10 @@ async def get_staff(
     person = await staff_contacts.get_staff(session, staff, staff_id)
     if reveal:
         staff_contacts.audit_reveal(session, staff, person, now, info)
-    return await staff_contacts.profile_out(session, person, ctx, reveal=reveal)
+    return {
+        **await staff_contacts.profile_out(session, person, ctx, reveal=reveal),
+        **staff_accounts.account_out(person, now),
+    }
 
 
 @router.put("/admin/staff/{staff_id}/contacts")

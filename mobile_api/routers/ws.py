@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from case_core.domain.errors import Unauthenticated
+from case_core.domain.errors import CaseError
 from case_core.domain.states import Role
 from mobile_api.deps import AppState
 
@@ -42,7 +42,7 @@ async def _claims(websocket: WebSocket, state: AppState) -> dict[str, Any] | Non
             first = orjson.loads(await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT))
             token = first.get("token") if isinstance(first, dict) else None
         return state.tokens.decode(token) if isinstance(token, str) and token else None
-    except (Unauthenticated, TimeoutError, orjson.JSONDecodeError):
+    except (CaseError, TimeoutError, orjson.JSONDecodeError):  # revoked, password to change first…
         return None
 
 

@@ -29,6 +29,9 @@
   let kbFilter = { q: "", status: "" };
 
   WJ.onUnauthenticated = () => { toast("登录已失效，请重新登录"); route(); };
+  // A password an admin set is changed on the staff page (the same tab keeps the session).
+  const changePassword = () => { location.href = "/m/staff/#/password"; };
+  WJ.onPasswordChangeRequired = changePassword;
 
   function mount(...nodes) {
     app.replaceChildren(...nodes.filter((n) => n !== null && n !== undefined && n !== false));
@@ -44,7 +47,8 @@
     document.getElementById("who").textContent = user ? user.name : "";
     const out = document.getElementById("logout");
     out.hidden = !user;
-    out.onclick = () => {
+    out.onclick = async () => {
+      await api("POST", "/auth/logout").catch(() => null);  // ends the token on the server too
       session.clear();
       stopPolling();
       if (liveConn) { liveConn.stop(); liveConn = null; }
@@ -75,6 +79,7 @@
     header();
     stopPolling();
     if (!session.token) return showLogin();
+    if (session.user && session.user.mustChange) return changePassword();
     if (!isAgent()) {
       return mount(h("div", { class: "error", role: "alert" }, "此账号没有咨询坐席权限。请使用坐席账号登录。"));
     }

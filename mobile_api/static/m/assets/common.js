@@ -41,12 +41,20 @@ const WJ = (() => {
     get user() { try { return JSON.parse(sessionStorage.getItem(USER_KEY) || "null"); } catch (e) { return null; } },
     save(login) {
       sessionStorage.setItem(TOKEN_KEY, login.access_token);
-      sessionStorage.setItem(USER_KEY, JSON.stringify({ id: login.staff_id, name: login.name, roles: login.roles }));
+      sessionStorage.setItem(USER_KEY, JSON.stringify({
+        id: login.staff_id, name: login.name, roles: login.roles, mustChange: !!login.must_change_password,
+      }));
+    },
+    // A new token for the same user (after a password change), and what changed about them.
+    renew(token, patch) {
+      sessionStorage.setItem(TOKEN_KEY, token);
+      sessionStorage.setItem(USER_KEY, JSON.stringify({ ...this.user, ...patch }));
     },
     clear() { sessionStorage.removeItem(TOKEN_KEY); sessionStorage.removeItem(USER_KEY); },
   };
 
   let onUnauthenticated = () => {};
+  let onPasswordChangeRequired = () => {};
 
   async function api(method, path, body, opts = {}) {
     const headers = { Accept: "application/json" };
@@ -58,6 +66,10 @@ const WJ = (() => {
     const data = r.status === 204 ? null : await r.json().catch(() => null);
     if (!r.ok) {
       if (r.status === 401 && !opts.login) { session.clear(); onUnauthenticated(); }
+      if (r.status === 403 && data && data.error && data.error.code === "password_change_required") {
+        session.renew(session.token, { mustChange: true });
+        onPasswordChangeRequired();
+      }
       throw new ApiError(r.status, data);
     }
     return data;
@@ -126,5 +138,6 @@ const WJ = (() => {
   return {
     h, api, ApiError, session, toast, lightBadge, fmtTime, live,
     set onUnauthenticated(fn) { onUnauthenticated = fn; },
+    set onPasswordChangeRequired(fn) { onPasswordChangeRequired = fn; },
   };
 })();

@@ -1,5 +1,6 @@
-/* The staff task view (/m/staff/): log in, 待办 / 已办 / 办结 with lights, case detail, actions, batch approve, and
- * 我的 (#/me): the staff member's own contacts and reminder channels.
+/* The staff task view (/m/staff/): log in, 待办 / 已办 / 办结 with lights, case detail, actions, batch approve,
+ * 我的 (#/me): the staff member's own contacts and reminder channels, 修改密码 (#/password; the only page of an
+ * account whose password an admin set), and for admins 账号管理 (#/admin): staff accounts (staff_admin.js).
  * What the page offers comes from the API (allowed_actions of the case detail); the API checks it again. */
 "use strict";
 
@@ -36,6 +37,7 @@
   const shown = { case: null, busy: false };  // the case on screen; busy while one of our actions is in flight
 
   WJ.onUnauthenticated = () => { toast("登录已失效，请重新登录"); route(); };
+  WJ.onPasswordChangeRequired = () => route();
 
   // ------------------------------------------------------------------ shell
   function header() {
@@ -46,7 +48,8 @@
     const me = document.getElementById("me-link");
     me.hidden = !user;
     me.onclick = () => { location.hash = "#/me"; };
-    out.onclick = () => {
+    out.onclick = async () => {
+      await api("POST", "/auth/logout").catch(() => null);  // ends the token on the server too
       session.clear();
       if (liveConn) { liveConn.stop(); liveConn = null; }
       document.getElementById("live").hidden = true;
@@ -98,6 +101,8 @@
 
   function parseHash() {
     if (location.hash.startsWith("#/me")) return { page: "me" };
+    if (location.hash.startsWith("#/password")) return { page: "password" };
+    if (location.hash.startsWith("#/admin")) return { page: "admin" };
     const m = location.hash.match(/^#\/case\/(\d+)/);
     if (m) return { page: "case", id: Number(m[1]) };
     const v = location.hash.match(/^#\/tasks\/(todo|done|finished)/);
@@ -107,8 +112,11 @@
   function route() {
     header();
     if (!session.token) return showLogin();
+    if (session.user && session.user.mustChange) return showPassword(true);  // nothing else opens until then
     startLive();
     const r = parseHash();
+    if (r.page === "password") return showPassword(false);
+    if (r.page === "admin") return WJ.staffAdmin.show(app, mount);
     if (r.page === "case") return showCase(r.id);
     if (r.page === "me") return showMe();
     state.view = r.view;
@@ -676,6 +684,12 @@
         h("button", { type: "button", onclick: () => { location.hash = "#/tasks/todo"; } }, "返回任务")),
     );
     sync();
+    const isAdmin = (session.user.roles || []).includes("admin");
+    const account = h("section", { class: "card", "aria-labelledby": "acct-h" },
+      h("h2", { id: "acct-h" }, "账号"),
+      h("div", { class: "row" },
+        h("button", { type: "button", id: "to-password", onclick: () => { location.hash = "#/password"; } }, "修改密码"),
+        isAdmin ? h("button", { type: "button", id: "to-admin", onclick: () => { location.hash = "#/admin"; } }, "账号管理") : null));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       err.hidden = true;
@@ -698,7 +712,55 @@
         if (firstBad) document.getElementById(`me-${firstBad}`).focus();
       }
     });
+    mount(form, account);
+  }
+
+  // ------------------------------------------------------------------ password
+  // `forced`: the password was set by an admin (new account, reset) and the API opens nothing else until changed.
+  function showPassword(forced) {
+    const err = h("div", { id: "pw-err", class: "error", role: "alert", hidden: true });
+    const field = (id, label, autocomplete) => [
+      h("label", { for: id }, label),
+      h("input", { id, name: id, type: "password", autocomplete, required: true, "aria-describedby": "pw-err pw-hint" }),
+    ];
+    const form = h(
+      "form",
+      { class: "card", "aria-labelledby": "pw-h" },
+      h("h2", { id: "pw-h" }, "修改密码"),
+      forced ? h("p", { class: "notice-ok" }, "您的密码由管理员设置，请先修改为只有您知道的密码。") : null,
+      field("pw-old", forced ? "管理员提供的密码" : "原密码", "current-password"),
+      field("pw-new", "新密码", "new-password"),
+      h("p", { id: "pw-hint", class: "muted" }, "至少8位，包含大写字母、小写字母、数字、符号中的至少3类，不能包含用户名。"),
+      field("pw-again", "再次输入新密码", "new-password"),
+      err,
+      h("div", { class: "row" },
+        h("button", { type: "submit", class: "primary" }, "确认修改"),
+        forced ? null : h("button", { type: "button", onclick: () => { location.hash = "#/me"; } }, "取消")),
+    );
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      err.hidden = true;
+      const [oldPw, newPw, again] = ["pw-old", "pw-new", "pw-again"].map((k) => form.elements[k].value);
+      if (newPw !== again) {
+        err.textContent = "两次输入的新密码不一致";
+        err.hidden = false;
+        form.elements["pw-again"].focus();
+        return;
+      }
+      try {
+        const r = await api("POST", "/staff/me/password", { old_password: oldPw, new_password: newPw });
+        session.renew(r.access_token, { mustChange: false });
+        toast("密码已修改");
+        location.hash = "#/tasks/todo";
+        route();
+      } catch (e) {
+        err.textContent = e.message;
+        err.hidden = false;
+        form.elements[e.code === "password_incorrect" ? "pw-old" : "pw-new"].focus();
+      }
+    });
     mount(form);
+    form.elements["pw-old"].focus();
   }
 
   function defectRow(kind, key, name) {
