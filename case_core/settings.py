@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     light_yellow_days: int = 2  # yellow when fewer working days than this are left
     demo_password: str | None = None
     seed_dir: Path = REPO_DATA
+
+    @field_validator("embed_model", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value  # WEIJIAN_EMBED_MODEL= turns re-ranking off, not Path(".") on
 
     @model_validator(mode="after")
     def _thresholds_for_dense_scores(self) -> Settings:

