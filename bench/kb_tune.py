@@ -1,12 +1,12 @@
 """``python -m bench.kb_tune``: choose the lexical fusion weights on the tuning sets only: the DEV half of
-bench/kb_eval_v2.yaml and bench/kb_eval_v3.yaml (pooled, 262 questions); v1 is shown beside. With
+bench/kb_eval_v2.yaml and bench/kb_eval_v3.yaml and bench/kb_eval_v4.yaml (pooled, 473 questions; v4 since session 6); v1 is shown beside. With
 ``--embed-model`` the dense re-ranking weight is searched too (``--embed-weights``), re-ranking the lexical top
 ``--embed-top-n`` exactly as ``KbIndex.rerank`` does;.
 
 Each channel's scores do not depend on the weights, so they are computed once per question and every weight
 combination (steps of ``--step``, summing to 1) is a weighted sum: the whole grid takes seconds to a minute.
 Prints the best combinations by pooled tuning top-1 (then top-3, then the mean margin of the right entry) with
-dev, v3 and v1 top-1, and the current weights' figures. The held-out sets (v2's ``test`` half, v4) are never read
+dev, v3 and v1 top-1, and the current weights' figures. The held-out sets (v2's ``test`` half, v5) are never read
 here.
 """
 
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--embed-weights", default="0,0.1,0.2,0.3,0.4,0.5,0.6")
     args = parser.parse_args()
     docs = seed_docs()
-    sets = eval_sets(held_out=False)  # never the held-out sets (v2's test half, v4)
+    sets = eval_sets(held_out=False)  # never the held-out sets (v2's test half, v5)
     index = KbIndex(docs, analyzer(), item_names=item_names())
     keys = [d.key for d in docs]
     names = [f.name for f in fields(Weights)]
@@ -68,10 +68,11 @@ def main() -> None:
         )
 
     data = {name: prepare(qs) for name, qs in sets.items()}
+    tuning = ("v2_dev", "v3", "v4")  # v4: held out in session 5, a tuning set since
     pooled: Data = (
-        np.concatenate([data["v2_dev"][0], data["v3"][0]], axis=1),
-        np.concatenate([data["v2_dev"][1], data["v3"][1]]),
-        None if dense is None else np.concatenate([data["v2_dev"][2], data["v3"][2]]),  # type: ignore[list-item]
+        np.concatenate([data[n][0] for n in tuning], axis=1),
+        np.concatenate([data[n][1] for n in tuning]),
+        None if dense is None else np.concatenate([data[n][2] for n in tuning]),  # type: ignore[misc]
     )
 
     abstaining = np.array([n in ABSTAINING for n in names])
@@ -98,7 +99,7 @@ def main() -> None:
     if args.distractors:  # the same questions among synthetic entries re-assembled from the seed's words
         a = analyzer()
         big = KbIndex(synthetic(docs, args.distractors, random.Random(7)), a, item_names=item_names())
-        qs = sets["v2_dev"] + sets["v3"]
+        qs = [x for n in tuning for x in sets[n]]
         per_q = [big.channel_scores(x["q"]) for x in qs]
         big_data = (
             np.stack([np.stack([s[n] for s in per_q]) for n in names]),
@@ -108,7 +109,7 @@ def main() -> None:
 
     def show(label: str, w: np.ndarray, dw: float = 0.0) -> None:
         t1, t3, margin = evaluate(w, pooled, dw)
-        per = "  ".join(f"{n} {evaluate(w, data[n], dw)[0]:.1%}" for n in ("v2_dev", "v3", "v1"))
+        per = "  ".join(f"{n} {evaluate(w, data[n], dw)[0]:.1%}" for n in ("v2_dev", "v3", "v4", "v1"))
         extra = f"  with distractors {evaluate(w, big_data)[0]:.1%}" if big_data is not None else ""
         dense_part = f" dense {dw}" if dense is not None else ""
         print(f"{label}{dense_part}: tune top-1 {t1:.1%} top-3 {t3:.1%} margin {margin:.3f}   {per}{extra}")
@@ -126,7 +127,7 @@ def main() -> None:
         for dw in dense_weights:
             results.append((evaluate(w, pooled, dw), dw, tuple(np.round(w, 3))))
     results.sort(reverse=True)
-    print(f"tuning questions: {len(pooled[1])} (v2 dev + v3); channels: {names}")
+    print(f"tuning questions: {len(pooled[1])} ({' + '.join(tuning)}); channels: {names}")
     current = np.array([getattr(WEIGHTS, n) for n in names])
     for dw in dense_weights:
         show(f"current {tuple(float(x) for x in current)}", current, dw)
