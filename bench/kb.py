@@ -174,8 +174,11 @@ def quality(search: Any, sets: dict[str, list[dict[str, str]]]) -> dict[str, Any
     out: dict[str, Any] = {}
     for name, qs in sets.items():
         out[name] = accuracy(search, qs)
-        for kind in ("paraphrase", "typo"):
+        for kind in sorted({x.get("kind", "") for x in qs} | {"paraphrase", "typo"}):  # v5 adds voice/short/long
             part = [x for x in qs if x.get("kind") == kind]
+            if not part:
+                out[name][kind] = {"top1": 0.0, "top3": 0.0, "n": 0}
+                continue
             out[name][kind] = {k: v for k, v in accuracy(search, part).items() if k != "misses"}
     return out
 

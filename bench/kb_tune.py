@@ -1,5 +1,6 @@
 """``python -m bench.kb_tune``: choose the lexical fusion weights on the tuning sets only: the DEV half of
-bench/kb_eval_v2.yaml and bench/kb_eval_v3.yaml and bench/kb_eval_v4.yaml (pooled, 473 questions; v4 since session 6); v1 is shown beside. With
+bench/kb_eval_v2.yaml, bench/kb_eval_v3.yaml and, since session 6, bench/kb_eval_v4.yaml (pooled, 473
+questions); v1 is shown beside. With
 ``--embed-model`` the dense re-ranking weight is searched too (``--embed-weights``), re-ranking the lexical top
 ``--embed-top-n`` exactly as ``KbIndex.rerank`` does;.
 
