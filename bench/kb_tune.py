@@ -1,13 +1,13 @@
 """``python -m bench.kb_tune``: choose the lexical fusion weights on the tuning sets only: the DEV half of
-bench/kb_eval_v2.yaml, bench/kb_eval_v3.yaml and, since session 6, bench/kb_eval_v4.yaml (pooled, 473
-questions); v1 is shown beside. With
+bench/kb_eval_v2.yaml, bench/kb_eval_v3.yaml and, since session 6, bench/kb_eval_v4.yaml and kb_eval_v5.yaml
+(pooled, 727 questions); v1 is shown beside. With
 ``--embed-model`` the dense re-ranking weight is searched too (``--embed-weights``), re-ranking the lexical top
 ``--embed-top-n`` exactly as ``KbIndex.rerank`` does;.
 
 Each channel's scores do not depend on the weights, so they are computed once per question and every weight
 combination (steps of ``--step``, summing to 1) is a weighted sum: the whole grid takes seconds to a minute.
 Prints the best combinations by pooled tuning top-1 (then top-3, then the mean margin of the right entry) with
-dev, v3 and v1 top-1, and the current weights' figures. The held-out sets (v2's ``test`` half, v5) are never read
+dev, v3 and v1 top-1, and the current weights' figures. The held-out sets (v2's ``test`` half, v6) are never read
 here.
 """
 
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--embed-weights", default="0,0.1,0.2,0.3,0.4,0.5,0.6")
     args = parser.parse_args()
     docs = seed_docs()
-    sets = eval_sets(held_out=False)  # never the held-out sets (v2's test half, v5)
+    sets = eval_sets(held_out=False)  # never the held-out sets (v2's test half, v6)
     index = KbIndex(docs, analyzer(), item_names=item_names())
     keys = [d.key for d in docs]
     names = [f.name for f in fields(Weights)]
@@ -69,7 +69,7 @@ def main() -> None:
         )
 
     data = {name: prepare(qs) for name, qs in sets.items()}
-    tuning = ("v2_dev", "v3", "v4")  # v4: held out in session 5, a tuning set since
+    tuning = ("v2_dev", "v3", "v4", "v5")  # v4, v5: each held out once (sessions 5, 6), tuning sets since
     pooled: Data = (
         np.concatenate([data[n][0] for n in tuning], axis=1),
         np.concatenate([data[n][1] for n in tuning]),
@@ -110,7 +110,7 @@ def main() -> None:
 
     def show(label: str, w: np.ndarray, dw: float = 0.0) -> None:
         t1, t3, margin = evaluate(w, pooled, dw)
-        per = "  ".join(f"{n} {evaluate(w, data[n], dw)[0]:.1%}" for n in ("v2_dev", "v3", "v4", "v1"))
+        per = "  ".join(f"{n} {evaluate(w, data[n], dw)[0]:.1%}" for n in ("v2_dev", "v3", "v4", "v5", "v1"))
         extra = f"  with distractors {evaluate(w, big_data)[0]:.1%}" if big_data is not None else ""
         dense_part = f" dense {dw}" if dense is not None else ""
         print(f"{label}{dense_part}: tune top-1 {t1:.1%} top-3 {t3:.1%} margin {margin:.3f}   {per}{extra}")
