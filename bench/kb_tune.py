@@ -4,6 +4,9 @@ bench/kb_eval_v2.yaml, bench/kb_eval_v3.yaml and, since session 6, bench/kb_eval
 ``--embed-model`` the dense re-ranking weight is searched too (``--embed-weights``), re-ranking the lexical top
 ``--embed-top-n`` exactly as ``KbIndex.rerank`` does;.
 
+It scores each question as one text: the index's second look at a long message's last clauses
+(``knowledge_base.index.TAIL_WEIGHT``) is not modelled here (its weight was chosen with the bench itself).
+
 Each channel's scores do not depend on the weights, so they are computed once per question and every weight
 combination (steps of ``--step``, summing to 1) is a weighted sum: the whole grid takes seconds to a minute.
 Prints the best combinations by pooled tuning top-1 (then top-3, then the mean margin of the right entry) with

@@ -180,6 +180,19 @@ class QueryCache:
                 self._cache.popitem(last=False)
         return vec
 
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """Encode the texts not cached yet in one call (a batch of two costs little more than one)."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if not missing:
+            return
+        vecs = self.encoder.encode(missing)
+        with self._lock:
+            for text, vec in zip(missing, vecs, strict=True):
+                self._cache[text] = vec
+            while len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()

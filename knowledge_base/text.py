@@ -115,6 +115,23 @@ def normalize(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
+# Clause boundaries of a message: sentence and clause punctuation (after NFKC, so full-width marks are ASCII or
+# CJK) and whitespace.
+_CLAUSE_BREAK = re.compile(r"[,.?!;:\s、，。？！；：…]+")
+
+
+def question_tail(text: str, clauses: int = 2, at_least: int = 3) -> str | None:
+    """The last ``clauses`` clauses of a message of ``at_least`` clauses or more, else None.
+
+    Applicants who write a long message tell the situation first and ask last ("我在湖南注册的，现在来深圳工作，
+    要不要重新注册"): the situation's words match many entries, the question's few. Clauses of one character are
+    not counted. Voice input without punctuation is one clause, and keeps its whole text."""
+    parts = [p for p in _CLAUSE_BREAK.split(normalize(text)) if len(p) >= 2]
+    if len(parts) < at_least:
+        return None
+    return "，".join(parts[-clauses:])
+
+
 _TOKENIZER: jieba.Tokenizer | None = None
 _WORDS: set[str] = set()
 _LOCK = threading.RLock()

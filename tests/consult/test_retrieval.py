@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
-from knowledge_base.index import Doc, KbIndex, Weights
-from knowledge_base.text import Analyzer, char_bigrams, pinyin_bigrams
+from knowledge_base.index import TAIL_WEIGHT, Doc, KbIndex, Weights
+from knowledge_base.text import Analyzer, char_bigrams, pinyin_bigrams, question_tail
 from knowledge_base.yamlio import parse
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -23,6 +24,10 @@ def _index(synonyms: bool = True) -> KbIndex:
         analyzer.set_synonyms(parse((DATA / "kb" / "synonyms.yaml").read_text(encoding="utf-8")).synonyms)
     docs = [Doc(e.key, e.question, tuple(e.similar), e.answer, e.item_code) for e in kb.entries]
     return KbIndex(docs, analyzer, item_names={i["code"]: i["name"] for i in items})
+
+
+def _items() -> dict[str, str]:
+    return {i["code"]: i["name"] for i in yaml.safe_load((DATA / "items.yaml").read_text(encoding="utf-8"))["items"]}
 
 
 @pytest.fixture(scope="module")
@@ -275,3 +280,51 @@ def test_the_default_bot_thresholds_fit_the_index_s_score_scale(index: KbIndex) 
     assert index.search("护士的事情", 1)[0].score < s.kb_answer_threshold
     unrelated = index.search("帮我订一张去北京的机票", 1)
     assert not unrelated or unrelated[0].score < s.kb_suggest_threshold
+
+
+# --- Session 6: a long message's question comes last ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "tail"),
+    [
+        ("我在湖南注册的，现在来深圳医院工作，要不要重新注册", "现在来深圳医院工作，要不要重新注册"),
+        ("店搬了。原来的证呢？还能用吗？", "原来的证呢，还能用吗"),
+        ("Ｈｉ，我是护士，证过期了, 怎么办", "证过期了，怎么办"),  # full-width marks fold first
+        ("护士证过期了，怎么办", None),  # two clauses: the whole is the question
+        ("嗯我护士证明年到期那个续的时候要交什么", None),  # voice input: one clause
+        ("好，的，护士证过期了", None),  # one-character clauses do not count
+    ],
+)
+def test_the_question_tail_is_the_last_two_clauses_of_a_long_message(text: str, tail: str | None) -> None:
+    assert question_tail(text) == tail
+
+
+def test_a_long_message_is_scored_on_the_whole_and_again_on_its_last_clauses() -> None:
+    docs = [
+        Doc("transfer", "医师跨省调动要重新注册吗", (), "办理变更注册即可。"),
+        Doc("first", "医师首次注册需要哪些材料", (), "医师资格证书、身份证。"),
+    ]
+    index = _tiny(docs)
+    assert index.tail_weight == TAIL_WEIGHT > 0
+    message = "我是医师，考完资格证就在湖南注册了，今年调来深圳医院，要不要重新注册"
+    tail = question_tail(message)
+    assert tail is not None
+    expected = (1 - TAIL_WEIGHT) * index.message_scores(message) + TAIL_WEIGHT * index.message_scores(tail)
+    assert np.allclose(index.scores(message), expected)
+    # A short question is scored as it is.
+    assert np.array_equal(index.scores("医师调动要重新注册吗"), index.message_scores("医师调动要重新注册吗"))
+    without = KbIndex(docs, index.analyzer, tail_weight=0.0)
+    assert np.array_equal(without.scores(message), without.message_scores(message))
+
+
+def test_the_question_at_the_end_of_a_long_seed_message_decides_between_entries(index: KbIndex) -> None:
+    # From the v5 tuning set: the situation (a nurse back to nursing after years in sales) pulls towards the
+    # entries about re-registering; the question at the end is what a nurse registering over three years after
+    # the exam must do first.
+    message = (
+        "我14年就考过护士了，毕业后去做了几年销售，现在想回医院当护士，听说过了三年再去注册有额外的要求，要做些什么"
+    )
+    without = KbIndex(index.docs, index.analyzer, tokens=index.tokens, tail_weight=0.0, item_names=_items())
+    assert index.search(message, 1)[0].key == "faq-0011"
+    assert without.search(message, 1)[0].key != "faq-0011"
