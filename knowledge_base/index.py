@@ -271,10 +271,14 @@ class KbIndex:
         """Cosine of the query with each given entry's closest phrasing."""
         assert self.dense is not None
         q = self.dense.queries.vector(normalize(query))
-        sims = np.empty(len(entries))
-        for j, e in enumerate(entries):
-            sims[j] = float((self.dense_rows[self._starts[e] : self._ends[e]] @ q).max())
-        return sims
+        if not len(entries):
+            return np.zeros(0)
+        # The phrasing rows of the given entries, entry after entry: one product, then each entry's best row.
+        starts = self._starts[entries]
+        counts = self._ends[entries] - starts
+        first = np.r_[0, np.cumsum(counts)[:-1]]  # where each entry's rows begin in the gathered block
+        rows = np.repeat(starts - first, counts) + np.arange(counts.sum())
+        return np.maximum.reduceat(self.dense_rows[rows] @ q, first).astype(np.float64)
 
     def rerank(self, query: str, lexical: np.ndarray) -> np.ndarray:
         """``(1 - w) * lexical + w * similarity`` (the cosine rescaled: ``Dense.similarity``) over the lexical top-N

@@ -295,6 +295,9 @@ class PinyinCorrector:
         for w in self.words:
             by_sound.setdefault("-".join(_syllables(w)), set()).add(w)
         self._by_sound = {k: next(iter(v)) for k, v in by_sound.items() if len(v) == 1}
+        # Corrected runs by run: a long message's last clauses are searched again (index.TAIL_WEIGHT), and the same
+        # questions come again and again. Bounded; emptied when full.
+        self._runs: dict[str, str] = {}
 
     def _known(self, token: str) -> bool:
         return token in self.words or (_tokenizer().FREQ.get(token) or 0) >= self.MIN_JIEBA_FREQ
@@ -303,7 +306,21 @@ class PinyinCorrector:
         """``text`` (normalised) with slips replaced; unchanged when there is nothing to correct."""
         if not self._by_sound:
             return text
-        return _CJK_RUN.sub(lambda m: self._correct_run(m.group()), text)
+        return _CJK_RUN.sub(lambda m: self._corrected(m.group()), text)
+
+    RUNS_CACHED = 4096
+
+    def _corrected(self, run: str) -> str:
+        got = self._runs.get(run)
+        if got is None:
+            if len(self._runs) >= self.RUNS_CACHED:
+                self._runs.clear()
+            got = self._runs[run] = self._correct_run(run)
+        return got
+
+    def clear(self) -> None:
+        """Forget the corrected runs (benchmarks measure cold searches)."""
+        self._runs.clear()
 
     def _correct_run(self, run: str) -> str:
         sounds = _syllables(run)

