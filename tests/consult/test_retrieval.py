@@ -25,6 +25,7 @@ def _index(synonyms: bool = True) -> KbIndex:
     docs = [Doc(e.key, e.question, tuple(e.similar), e.answer, e.item_code) for e in kb.entries]
     return KbIndex(docs, analyzer, item_names={i["code"]: i["name"] for i in items})
 
+
 @pytest.fixture(scope="module")
 def index() -> KbIndex:
     return _index()
