@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
 
+    state.tokens.sessions.attach(push)  # revocations reach every worker at once over the push channel
     if state.reads is not None:
         state.submits = SubmitBatcher(state.reads, read_sessions, state.ctx)
 
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Revoked staff tokens (disabled accounts, reset passwords) are known before the first request is served.
         await state.tokens.sessions.refresh(read_sessions)
+        await push.start()  # hear other workers' revocations before serving
         revocations = asyncio.create_task(
             state.tokens.sessions.run(read_sessions, settings.staff_sessions_refresh_seconds)
         )
