@@ -38,6 +38,7 @@ from mobile_api.routers import (
     staff,
     staff_accounts,
     staff_profile,
+    staff_wechat_bind,
     ws,
 )
 from mobile_api.routers import consult as consult_router
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router)
     api.include_router(staff_profile.router)
     api.include_router(staff_accounts.router)
+    api.include_router(staff_wechat_bind.router)
     app.include_router(api)
     consult_runtime = consult.install(app, state, redis)
     pages.install(app)  # /m/staff/ and /m/agent/: the pages served with the API
