@@ -59,7 +59,22 @@ class Staff(Base):
     email_masked: Mapped[str | None] = mapped_column(String(160))
     mp_openid_enc: Mapped[str | None] = mapped_column(Text)  # WeChat service-account (公众号) openid
     mp_openid_masked: Mapped[str | None] = mapped_column(String(64))
+    # Blind index of the openid (``FieldCipher.blind_index``): one service-account openid belongs to one staff
+    # member, found by it when they bind it from a WeChat message (case_core.services.staff_wechat_bind).
+    mp_openid_index: Mapped[str | None] = mapped_column(String(64), unique=True)
     contacts_updated_at: Mapped[datetime | None]
+
+
+class StaffWechatBindCode(Base):
+    """A staff member's one-time code for binding their service-account openid by sending ``绑定 <code>``: at most
+    one live code per account, stored as a keyed hash, deleted when used."""
+
+    __tablename__ = "staff_wechat_bind_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), unique=True)
+    code_index: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class Applicant(Base):

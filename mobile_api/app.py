@@ -38,6 +38,7 @@ from mobile_api.routers import (
     staff,
     staff_accounts,
     staff_profile,
+    staff_wechat_bind,
     ws,
 )
 from mobile_api.routers import consult as consult_router
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
 
+    state.tokens.sessions.attach(push)  # revocations reach every worker at once over the push channel
     if state.reads is not None:
         state.submits = SubmitBatcher(state.reads, read_sessions, state.ctx)
 
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Revoked staff tokens (disabled accounts, reset passwords) are known before the first request is served.
         await state.tokens.sessions.refresh(read_sessions)
+        await push.start()  # hear other workers' revocations before serving
         revocations = asyncio.create_task(
             state.tokens.sessions.run(read_sessions, settings.staff_sessions_refresh_seconds)
         )
@@ -149,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         api.include_router(module.router)
     api.include_router(staff_profile.router)
     api.include_router(staff_accounts.router)
+    api.include_router(staff_wechat_bind.router)
     app.include_router(api)
     consult_runtime = consult.install(app, state, redis)
     pages.install(app)  # /m/staff/ and /m/agent/: the pages served with the API

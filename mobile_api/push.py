@@ -37,6 +37,12 @@ QUEUE_SIZE = 100
 SESSION_KEY = "weijian_push"  # where the write sessions carry the hub (``make_sessionmaker(info=...)``)
 
 DepartmentPaths = Callable[[int], Awaitable[str]]
+Handler = Callable[[dict[str, Any]], None]
+
+
+def envelope(topics: str | Iterable[str], message: dict[str, Any]) -> bytes:
+    """What goes over the pub/sub channel; a process without a hub (the console) publishes it with plain Redis."""
+    return orjson.dumps({"topics": [topics] if isinstance(topics, str) else list(topics), "message": message})
 
 
 def department_topics(path: str) -> list[str]:
@@ -59,11 +65,23 @@ class PushHub:
         self._listener: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
         self._background: set[asyncio.Task[Any]] = set()
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+
+    def on(self, topic: str, handler: Handler) -> None:
+        """Call ``handler`` in this process with every message published to ``topic`` by any worker: state that
+        every worker keeps and must hear of at once (revoked staff sessions, ``mobile_api.staff_sessions``).
+        It runs in the listener, so it must not block; an exception is logged and the delivery goes on."""
+        self._handlers[topic].append(handler)
+
+    async def start(self) -> None:
+        """Listen to the channel from now on even with no connection subscribed, so the handlers hear everything
+        (the app's lifespan starts it; without Redis there is nothing to start)."""
+        await self._ensure_listener()
 
     # ------------------------------------------------------------------------------------------ publishing
 
     async def publish(self, topics: str | Iterable[str], message: dict[str, Any]) -> None:
-        payload = orjson.dumps({"topics": [topics] if isinstance(topics, str) else list(topics), "message": message})
+        payload = envelope(topics, message)
         if self._redis is not None:
             try:
                 await self._redis.publish(self._channel, payload)
@@ -81,7 +99,14 @@ class PushHub:
     def publish_case_event_soon(self, applicant_id: int, department_id: int, message: dict[str, Any]) -> None:
         """``publish_case_event`` without waiting, for synchronous callers (after-commit callbacks); ``close``
         sends what is still in flight."""
-        task = asyncio.ensure_future(self.publish_case_event(applicant_id, department_id, message))
+        self._soon(self.publish_case_event(applicant_id, department_id, message))
+
+    def publish_soon(self, topics: str | Iterable[str], message: dict[str, Any]) -> None:
+        """``publish`` without waiting, for synchronous callers."""
+        self._soon(self.publish(topics, message))
+
+    def _soon(self, publishing: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(publishing)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -91,6 +116,11 @@ class PushHub:
         data = orjson.loads(payload)
         message = orjson.dumps(data["message"])
         for topic in data["topics"]:
+            for handler in self._handlers.get(topic, ()):
+                try:
+                    handler(data["message"])
+                except Exception:
+                    log.exception("push: handler of %s failed", topic)
             for queue in tuple(self._subscribers.get(topic, ())):
                 if queue.full():
                     queue.get_nowait()  # a slow consumer loses its oldest message, nobody waits

@@ -4,8 +4,10 @@ admin of a new installation and for operators without the API.
 The rules are the API's (``case_core.services.staff_accounts``) without the department scope: whoever runs this
 holds the database. Passwords never come from the command line (it shows in ``ps`` and the shell's history):
 ``--password-stdin`` reads one line, otherwise one is generated and printed once. Every change is audited as
-``actor_type="operator"`` with ``via: cli`` and the OS user and host. API processes notice disabled accounts and
-reset passwords within ``WEIJIAN_STAFF_SESSIONS_REFRESH_SECONDS``.
+``actor_type="operator"`` with ``via: cli`` and the OS user and host. When a change revokes the account's tokens
+(disable, reset) and Redis is configured, it is published on the API's push channel and every API process refuses
+the old tokens at once; otherwise (or if Redis is unreachable) they notice within
+``WEIJIAN_STAFF_SESSIONS_REFRESH_SECONDS``.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import argparse
 import asyncio
 import getpass
 import json
+import logging
 import socket
 import sys
 from typing import Any
 
+import redis
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +33,9 @@ from case_core.models import Department, Staff
 from case_core.services import staff_accounts as svc
 from case_core.settings import Settings
 from case_core.timeutil import utcnow
+from mobile_api import push, staff_sessions
+
+log = logging.getLogger("weijian.staff_cli")
 
 
 class CliError(Exception):
@@ -98,41 +105,67 @@ async def _run(args: argparse.Namespace, settings: Settings, password: str | Non
     engine = make_engine(settings.resolved_database_url)
     if engine.dialect.name == "sqlite":
         sqlite_write_transactions(engine)
-    origin = svc.Origin(caller=None, console=f"{getpass.getuser()}@{socket.gethostname()}")
-    policy = PasswordPolicy(settings.password_min_length, settings.password_min_classes)
-    now = utcnow()
     try:
         async with make_sessionmaker(engine.execution_options(sqlite_immediate=True))() as session, session.begin():
-            cmd = args.staff_command
-            if cmd == "list":
-                rows = (await session.scalars(select(Staff).order_by(Staff.id))).all()
-                return {"items": [_account(s) for s in rows]}
-            if cmd == "create":
-                dept = await _department(session, args.department, args.new_department)
-                staff, generated = await svc.create(
-                    session,
-                    origin,
-                    username=args.username,
-                    name=args.name,
-                    department_id=dept.id,
-                    roles=args.role,
-                    password=password,
-                    policy=policy,
-                    now=now,
-                    must_change=not args.no_change_required,
-                )
-                return {**_account(staff), "password": generated}
-            staff = await svc.by_username(session, args.username)
-            if cmd == "reset-password":
-                generated = await svc.reset_password(session, origin, staff, password=password, policy=policy, now=now)
-                return {**_account(staff), "password": generated}
-            if cmd == "unlock":
-                await svc.unlock(session, origin, staff, now=now)
-            else:
-                await svc.set_active(session, origin, staff, active=cmd == "enable", now=now)
-            return _account(staff)
+            policy = PasswordPolicy(settings.password_min_length, settings.password_min_classes)
+            result, revoked = await _command(session, args, password, policy)
     finally:
         await engine.dispose()
+    if revoked is not None:  # committed: the API may hear of it now
+        _announce(settings, *revoked)
+    return result
+
+
+async def _command(
+    session: AsyncSession, args: argparse.Namespace, password: str | None, policy: PasswordPolicy
+) -> tuple[dict[str, Any], tuple[int, int] | None]:
+    """The command's output, and the account and new token version when it revoked the account's tokens."""
+    origin = svc.Origin(caller=None, console=f"{getpass.getuser()}@{socket.gethostname()}")
+    now = utcnow()
+    cmd = args.staff_command
+    if cmd == "list":
+        rows = (await session.scalars(select(Staff).order_by(Staff.id))).all()
+        return {"items": [_account(s) for s in rows]}, None
+    if cmd == "create":
+        dept = await _department(session, args.department, args.new_department)
+        staff, generated = await svc.create(
+            session,
+            origin,
+            username=args.username,
+            name=args.name,
+            department_id=dept.id,
+            roles=args.role,
+            password=password,
+            policy=policy,
+            now=now,
+            must_change=not args.no_change_required,
+        )
+        return {**_account(staff), "password": generated}, None
+    staff = await svc.by_username(session, args.username)
+    version = staff.token_version
+    generated = None
+    if cmd == "reset-password":
+        generated = await svc.reset_password(session, origin, staff, password=password, policy=policy, now=now)
+    elif cmd == "unlock":
+        await svc.unlock(session, origin, staff, now=now)
+    else:
+        await svc.set_active(session, origin, staff, active=cmd == "enable", now=now)
+    out = {**_account(staff), "password": generated} if cmd == "reset-password" else _account(staff)
+    return out, (staff.id, staff.token_version) if staff.token_version > version else None
+
+
+def _announce(settings: Settings, staff_id: int, version: int) -> None:
+    """Tell the running API processes over their push channel; if that fails they re-read within the interval."""
+    if not settings.redis_url:
+        return
+    try:
+        client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+        try:
+            client.publish(settings.resolved_push_channel, push.envelope(*staff_sessions.revocation(staff_id, version)))
+        finally:
+            client.close()
+    except (redis.RedisError, OSError) as exc:
+        log.warning("could not announce the revocation over Redis (%s): the API notices at its next re-read", exc)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

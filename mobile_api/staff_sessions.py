@@ -6,29 +6,64 @@ fraction of a millisecond), so revoking them needs state somewhere. Each account
 carries the version it was issued under, and this register (one per process, a dict lookup per request) refuses
 tokens of an older one.
 
-It learns of a raise two ways: at once from a change made through this process (``revoke_before``, after the
-commit), and from changes made elsewhere — other API workers, the ``weijian staff`` CLI — by re-reading the
-accounts whose version is above zero every ``staff_sessions_refresh_seconds`` (a few hundred rows at most; the
-delay is the bound on how long a token revoked by another process still works). Versions only grow, so merging
-with ``max`` is safe whichever of the two arrives first.
+It learns of a raise three ways:
+
+- at once from a change made through this process (``announce``, after the commit);
+- at once from a change made by another API worker or the ``weijian staff`` CLI when Redis is configured: the
+  change is published on the push hub's pub/sub channel (topic ``staff_sessions``) and every worker's hub hands
+  it to ``_heard`` (``mobile_api.push.PushHub.on``);
+- and, as the fallback when a message is lost (Redis down or reconnecting, SQLite without Redis, a CLI that could
+  not reach Redis), by re-reading the accounts whose version is above zero every
+  ``staff_sessions_refresh_seconds`` (a few hundred rows at most; the bound on how long such a token still works).
+
+Versions only grow, so merging with ``max`` is safe whichever source arrives first, however often.
+
+The message also goes to the account's own push topic (``staff:{id}``): its open WebSockets wake up, find their
+token revoked and close (``mobile_api.routers.ws``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from case_core.models import Staff
 
+if TYPE_CHECKING:
+    from mobile_api.push import PushHub
+
 log = logging.getLogger("weijian.staff_sessions")
+
+TOPIC = "staff_sessions"  # not a WebSocket topic: no client can subscribe to it (``ws.topics_for``)
+
+
+def revocation(staff_id: int, version: int) -> tuple[list[str], dict[str, Any]]:
+    """The push topics and message announcing that ``staff_id``'s tokens older than ``version`` are revoked."""
+    return [TOPIC, f"staff:{staff_id}"], {"type": "session_revoked", "staff_id": staff_id, "version": version}
 
 
 class StaffSessions:
     def __init__(self) -> None:
         self._floor: dict[int, int] = {}
+        self._push: PushHub | None = None
+
+    def attach(self, push: PushHub) -> None:
+        """Hear of revocations from every worker through ``push`` and announce this process's own there."""
+        self._push = push
+        push.on(TOPIC, self._heard)
+
+    def announce(self, staff_id: int, version: int) -> None:
+        """A change committed here raised the account's version: apply it now, and tell the other workers."""
+        self.revoke_before(staff_id, version)
+        if self._push is not None:
+            self._push.publish_soon(*revocation(staff_id, version))
+
+    def _heard(self, message: dict[str, Any]) -> None:
+        self.revoke_before(int(message["staff_id"]), int(message["version"]))
 
     def valid(self, staff_id: int, generation: int) -> bool:
         return generation >= self._floor.get(staff_id, 0)

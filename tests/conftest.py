@@ -43,6 +43,7 @@ DYNAMIC_TABLES = (
     "notify_job_runs",
     "apscheduler_jobs",
     "audit_log",
+    "staff_wechat_bind_codes",
     "evaluations",
     "licences",
     "notices",
@@ -176,6 +177,7 @@ async def app(settings: Settings) -> AsyncIterator[object]:
             text(
                 "UPDATE staff SET failed_logins = 0, locked_until = NULL, phone_enc = NULL, phone_masked = NULL,"
                 " email_enc = NULL, email_masked = NULL, mp_openid_enc = NULL, mp_openid_masked = NULL,"
+                " mp_openid_index = NULL,"
                 " contacts_updated_at = NULL, active = true, token_version = 0, must_change_password = false,"
                 " last_login_at = NULL"
             )

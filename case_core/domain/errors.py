@@ -158,3 +158,13 @@ class AccountRuleViolation(Conflict):
     def __init__(self, code: str, message: str, **details: Any) -> None:
         super().__init__(message, **details)
         self.code = code
+
+
+class BindCodeInvalid(CaseError):
+    """A WeChat bind code that is wrong, used already or expired (which of them is not said: it helps a guesser)."""
+
+    code = "bind_code_invalid"
+    status = 422
+
+    def __init__(self) -> None:
+        super().__init__("绑定码不正确或已过期。请在工作人员页面“我的”中重新获取绑定码，5分钟内发送“绑定 绑定码”。")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from case_core.domain import passwords
@@ -171,6 +171,28 @@ def _clean_name(name: str) -> str:
     return name
 
 
+# A transaction-level advisory lock (PostgreSQL) that every change able to remove an active admin takes before
+# counting the others: the count and the change then happen one transaction at a time. The number is arbitrary but
+# fixed; it names "the set of active admins".
+ADMIN_SET_LOCK = 0x57_4A_41_44_4D  # "WJADM"
+
+
+async def _lock_the_admin_set(session: AsyncSession) -> None:
+    """Serialise "is there another active admin?" with the change that follows, until the transaction ends.
+
+    Without it two admins disabling (or demoting) each other at once each lock only their target's row, each
+    count the other as still active, and both succeed: no admin left. On PostgreSQL an advisory lock held to the
+    end of the transaction makes the second wait; under READ COMMITTED its count, a new statement, then sees the
+    first one's committed change and refuses. (Locking the admin rows themselves with FOR UPDATE would deadlock:
+    each transaction already holds its target's row.) On SQLite writers are serialised already: the API and CLI
+    open write transactions with BEGIN IMMEDIATE (``case_core.db.sqlite_write_transactions``), and a deferred
+    transaction that read before another writer committed fails with SQLITE_BUSY when it writes, rather than
+    writing on a stale count.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADMIN_SET_LOCK})
+
+
 async def _other_active_admins(session: AsyncSession, staff_id: int) -> int:
     rows = (await session.scalars(select(Staff.roles).where(Staff.active.is_(True), Staff.id != staff_id))).all()
     return sum(1 for roles in rows if Role.ADMIN in (roles or ()))
@@ -178,7 +200,10 @@ async def _other_active_admins(session: AsyncSession, staff_id: int) -> int:
 
 async def _keep_an_admin(session: AsyncSession, staff: Staff) -> None:
     """Refuse to take the last active admin away (disabled or demoted): no one could manage accounts then."""
-    if staff.active and Role.ADMIN in (staff.roles or ()) and await _other_active_admins(session, staff.id) == 0:
+    if not (staff.active and Role.ADMIN in (staff.roles or ())):
+        return
+    await _lock_the_admin_set(session)
+    if await _other_active_admins(session, staff.id) == 0:
         raise AccountRuleViolation("last_admin", "这是最后一个有效的系统管理员账号，不能停用或取消其管理员角色")
 
 

@@ -30,6 +30,7 @@ from bot.models import ConversationMessage, WechatInbound
 from case_core.domain.errors import CaseError, TooManyRequests, Unauthenticated
 from case_core.models import Applicant
 from case_core.principals import ApplicantPrincipal
+from case_core.services import staff_wechat_bind
 from case_core.timeutil import utcnow
 from mobile_api.consult import Consult, as_text, consult_of, conversation_topic, outgoing
 from mobile_api.deps import AppState, InfoDep, StateDep, app_state
@@ -323,6 +324,17 @@ async def wechat_message(
     except IntegrityError:  # the retry raced the original: the original answers
         return Response("success", media_type="text/plain")
 
+    code = staff_wechat_bind.parse_command(str(msg.content or ""))
+    if code is not None:  # a staff member binding this openid: not a question for the bot, not in a transcript
+        response = render(await _bind_staff_openid(state, openid, code))
+        async with state.write_sessions() as session, session.begin():
+            await session.execute(
+                update(WechatInbound)
+                .where(WechatInbound.msg_id == msg_id)
+                .values(reply_xml=bytes(response.body).decode())
+            )
+        return response
+
     task = consult.spawn(_wechat_turn(consult, openid, str(msg.content or "")))
     try:
         _, messages, _ = await asyncio.wait_for(asyncio.shield(task), consult.passive_reply_seconds)
@@ -340,6 +352,29 @@ async def wechat_message(
             update(WechatInbound).where(WechatInbound.msg_id == msg_id).values(reply_xml=bytes(response.body).decode())
         )
     return response
+
+
+BIND_TRIES_PER_OPENID = 5  # per BIND_WINDOW: typos allowed, guessing not
+BIND_TRIES_OVERALL = 300  # per BIND_WINDOW, from all openids together: many WeChat accounts guess no faster
+BIND_WINDOW = 600
+
+
+async def _bind_staff_openid(state: AppState, openid: str, code: str) -> str:
+    """``绑定 <code>``: bind the sender's openid to the staff account whose code it is; the answer, in Chinese."""
+    if not await state.limiter.hit(f"wxbind:{openid}", limit=BIND_TRIES_PER_OPENID, window_seconds=BIND_WINDOW):
+        return "绑定尝试次数过多，请10分钟后再试。"
+    if not await state.limiter.hit("wxbind:all", limit=BIND_TRIES_OVERALL, window_seconds=BIND_WINDOW):
+        log.warning("WeChat bind attempts over the overall limit: refusing all for now")
+        return "绑定服务繁忙，请稍后再试。"
+    try:
+        async with state.write_sessions() as session, session.begin():
+            bound = await staff_wechat_bind.bind(session, state.ctx, openid=openid, code=code, now=state.clock())
+    except CaseError as exc:
+        return exc.message
+    if bound.already:
+        return f"{bound.staff.name}，您的微信此前已绑定本账号，无需重复绑定。"
+    replaced = "原先绑定的微信号已解除，" if bound.replaced else ""
+    return f"绑定成功！{bound.staff.name}（{bound.staff.username}），{replaced}今后的办件提醒将通过本服务号发送给您。"
 
 
 async def _wechat_turn(consult: Consult, openid: str, text: str) -> tuple[int, list[dict[str, Any]], list[int]]:

@@ -72,10 +72,10 @@ def _origin(staff: StaffPrincipal, info: RequestInfo) -> svc.Origin:
 
 
 def _revoke_after_commit(session: AsyncSession, state: AppState, staff: Staff) -> None:
-    """Tokens issued before the account's current version stop working in this process once the change commits
-    (other processes learn it within ``staff_sessions_refresh_seconds``)."""
+    """Tokens issued before the account's current version stop working once the change commits: in this process
+    at once, in the others as soon as they hear it over Redis (or at their next re-read without it)."""
     staff_id, version = staff.id, staff.token_version
-    events.after_commit(session, lambda: state.tokens.sessions.revoke_before(staff_id, version))
+    events.after_commit(session, lambda: state.tokens.sessions.announce(staff_id, version))
 
 
 async def _out(session: AsyncSession, staff: Staff, ctx: CtxDep, now: NowDep) -> dict:

@@ -4,7 +4,7 @@ agents the consultation queue).
 Authenticate with the access token, either as ``?token=`` or — better, since query strings end up in access logs —
 as the first message ``{"token": "..."}`` within 10 seconds. The server then sends ``{"type": "ready", ...}``
 and, from then on, every message published to the caller's topics. A client may send ``{"type": "ping"}`` and gets
-``{"type": "pong"}``. Close codes: 4401 no or bad token.
+``{"type": "pong"}``. Close codes: 4401 no or bad token, or a staff token revoked while connected.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ async def live(websocket: WebSocket) -> None:
     topics = topics_for(claims)
     async with state.push.subscribe(topics) as queue:
         await websocket.send_json({"type": "ready", "topics": topics})
-        sender = asyncio.create_task(_forward(websocket, queue))
+        sender = asyncio.create_task(_forward(websocket, queue, state, claims))
         try:
             while True:
                 raw = await websocket.receive_text()
@@ -72,6 +72,14 @@ async def live(websocket: WebSocket) -> None:
                 await sender
 
 
-async def _forward(websocket: WebSocket, queue: asyncio.Queue[bytes]) -> None:
+async def _forward(websocket: WebSocket, queue: asyncio.Queue[bytes], state: AppState, claims: dict[str, Any]) -> None:
+    # A staff token revoked while connected (disabled, password reset, logout…) closes the socket at its next
+    # message; the revocation itself is published to the account's topic, so that message comes at once.
+    staff_id = int(claims["sub"]) if claims.get("typ") == "staff" else None
+    generation = claims.get("gen", 0)
     while True:
-        await websocket.send_text((await queue.get()).decode())
+        message = await queue.get()
+        if staff_id is not None and not state.tokens.sessions.valid(staff_id, generation):
+            await websocket.close(code=CLOSE_UNAUTHENTICATED, reason="session_revoked")
+            return
+        await websocket.send_text(message.decode())

@@ -100,6 +100,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, fake_wechat: FakeWeCha
         "WEIJIAN_WECHAT_APPID": fake_wechat.appid,
         "WEIJIAN_WECHAT_SECRET": fake_wechat.secret,
         "WEIJIAN_WECHAT_API_BASE_URL": fake_wechat.url,
+        # The service account too (the staff page's 用微信绑定 needs its message webhook configured).
+        "WEIJIAN_WECHAT_MP_APPID": fake_wechat.appid,
+        "WEIJIAN_WECHAT_MP_SECRET": fake_wechat.secret,
+        "WEIJIAN_WECHAT_MP_TOKEN": "browser-mp-token",
         # Uploads answer at once; the material checks (OCR) finish in the server's worker in the background.
         "WEIJIAN_OCR_UPLOAD_WAIT_SECONDS": "0",
     }

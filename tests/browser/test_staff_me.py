@@ -49,4 +49,10 @@ def test_a_staff_member_sets_their_contacts_and_channels_on_a_phone(
         "masked": False,
     }
     assert live_server.call("GET", "/staff/me/notifications", me)["channels"] == ["sms"]
+
+    # The service-account openid is bound from WeChat: the page shows the message to send.
+    page.get_by_role("button", name="用微信绑定").click()
+    expect(page.locator("#me-bind-out")).to_contain_text("5分钟内")
+    expect(page.locator("#me-bind-out strong")).to_have_text(re.compile(r"^绑定 \d{8}$"))
+    fits(page, 360)
     assert errors == []

@@ -638,7 +638,7 @@
   const CONTACT_FIELDS = [
     ["phone", "手机号码（短信提醒）", "tel", "tel", "11位手机号码"],
     ["email", "电子邮箱（每日简报等）", "email", "email", "name@example.com"],
-    ["wechat_mp_openid", "微信服务号 openid（模板消息）", "text", "off", "关注服务号后由管理员提供"],
+    ["wechat_mp_openid", "微信服务号 openid（模板消息）", "text", "off", "点“用微信绑定”，无需手工填写"],
   ];
   const CHANNELS = [["wechat_mp", "微信服务号"], ["sms", "短信"], ["email", "电子邮件"]];
 
@@ -663,6 +663,22 @@
         errs[key],
       ];
     });
+    // The openid is never seen by its owner: they send a one-time code to the service account, which binds it.
+    const bindOut = h("div", { id: "me-bind-out", class: "notice-ok", role: "status", hidden: true });
+    const bindButton = h("button", { type: "button", id: "me-bind" }, "用微信绑定");
+    bindButton.addEventListener("click", async () => {
+      try {
+        const r = await api("POST", "/staff/me/wechat-bind-code");
+        bindOut.replaceChildren(
+          h("strong", { class: "bind-code" }, r.message_text), h("br"), r.instruction,
+          "。发送后点“刷新”查看绑定结果。",
+          h("button", { type: "button", onclick: () => showMe() }, "刷新"));
+      } catch (e) {
+        bindOut.replaceChildren(e.message);
+      }
+      bindOut.hidden = false;
+    });
+    inputs[2].push(h("div", { class: "row" }, bindButton), bindOut);
     const byDefault = h("input", { type: "checkbox", id: "me-default", checked: prefs.default });
     const boxes = CHANNELS.map(([key, label]) =>
       h("input", { type: "checkbox", id: `me-ch-${key}`, value: key, checked: prefs.default || prefs.channels.includes(key) }));
