@@ -17,7 +17,9 @@ from sqlalchemy import text
 from case_core.settings import Settings
 from tests.support.api import Api
 from tests.support.fake_wechat import FakeWeChat
+from tests.support.workers import use_worker_services
 
+use_worker_services()  # under pytest-xdist: this worker's own database and Redis db, before anything reads them
 PG_URL = os.environ.get("WEIJIAN_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("WEIJIAN_TEST_REDIS_URL")
 if os.environ.get("CI") and not (PG_URL and REDIS_URL):

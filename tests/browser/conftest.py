@@ -48,6 +48,16 @@ expect.set_options(timeout=20_000)
 PHONE = {"width": 390, "height": 844}  # the issue's clerk: a 390×844 phone viewport
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest -n``, all browser tests go to one worker (``--dist loadgroup``): one demo server and one
+    Chromium per suite run, not one per worker, on a machine whose cores the other workers keep busy."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 def chromium_path() -> str:
     found = os.environ.get("WEIJIAN_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:

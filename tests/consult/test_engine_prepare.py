@@ -12,6 +12,9 @@ from bot.engine import Engine, Thresholds
 from knowledge_base.runtime import KnowledgeBase
 from mobile_api.consult import nlu_for
 
+# Under pytest -n (scripts/test) the module's tests stay on one worker, which builds the module fixture once.
+pytestmark = pytest.mark.xdist_group("engine-prepare")
+
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:

@@ -26,6 +26,10 @@ REQUIRED_INTENTS = {
 ITEMS = {"GD-WJ-XK-0003": "护士执业注册（首次注册）", "GD-WJ-GG-0001": "出生医学证明补发"}
 
 
+# Under pytest -n (scripts/test) the module's tests stay on one worker, which builds the module fixture once.
+pytestmark = pytest.mark.xdist_group("nlu")
+
+
 @pytest.fixture(scope="module")
 def nlu() -> Nlu:
     return Nlu(item_names=ITEMS)

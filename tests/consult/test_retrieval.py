@@ -26,6 +26,10 @@ def _index(synonyms: bool = True) -> KbIndex:
     return KbIndex(docs, analyzer, item_names={i["code"]: i["name"] for i in items})
 
 
+# Under pytest -n (scripts/test) the module's tests stay on one worker, which builds the module fixture once.
+pytestmark = pytest.mark.xdist_group("kb-retrieval")
+
+
 @pytest.fixture(scope="module")
 def index() -> KbIndex:
     return _index()

@@ -15,6 +15,9 @@ from ocr.evaluate import Score
 from ocr.inspect import Inspector
 from ocr.samples import TEST_FONTS, Sample, available_fonts, make_sample, make_set
 
+# Under pytest -n (scripts/test) the module's tests stay on one worker, which builds the module fixture once.
+pytestmark = pytest.mark.xdist_group("ocr-accuracy")
+
 
 @pytest.fixture(scope="module")
 def scored(inspector: Inspector) -> tuple[Score, list[tuple[Sample, dict[str, Any]]]]:
