@@ -174,21 +174,19 @@ class QueryCache:
                 self._cache.move_to_end(text)
                 return got
         vec = self.encoder.encode([text])[0]
-        with self._lock:
-            self._cache[text] = vec
-            while len(self._cache) > self.size:
-                self._cache.popitem(last=False)
+        self._store([text], [vec])
         return vec
 
     def prefetch(self, texts: Sequence[str]) -> None:
         """Encode the texts not cached yet in one call (a batch of two costs little more than one)."""
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if not missing:
-            return
-        vecs = self.encoder.encode(missing)
+        if missing:
+            self._store(missing, self.encoder.encode(missing))
+
+    def _store(self, texts: Sequence[str], vecs: Sequence[np.ndarray] | np.ndarray) -> None:
         with self._lock:
-            for text, vec in zip(missing, vecs, strict=True):
+            for text, vec in zip(texts, vecs, strict=True):
                 self._cache[text] = vec
             while len(self._cache) > self.size:
                 self._cache.popitem(last=False)

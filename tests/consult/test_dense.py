@@ -17,7 +17,7 @@ from transformers import BertConfig, BertModel, BertTokenizer
 
 from knowledge_base.dense import Dense, EmbedModelError, Encoder, from_settings
 from knowledge_base.index import Doc, KbIndex, Tokens
-from knowledge_base.text import Analyzer
+from knowledge_base.text import Analyzer, normalize
 from knowledge_base.yamlio import parse
 from tests.support.api import Api
 
@@ -161,6 +161,28 @@ def test_a_rebuild_after_publish_embeds_only_the_new_texts(encoder: Encoder) -> 
     assert len(dense.vectors) == first + 2
     dense.vectors.retain([new.question])  # what the runtime does after a build: only served texts stay cached
     assert len(dense.vectors) == 1
+
+
+def test_a_long_message_and_its_last_clauses_go_to_the_encoder_in_one_call(encoder: Encoder) -> None:
+    calls: list[list[str]] = []
+
+    class Counting(Encoder):
+        def __init__(self) -> None:
+            self.__dict__.update(encoder.__dict__)
+
+        def encode(self, texts: Any) -> np.ndarray:
+            calls.append(list(texts))
+            return super().encode(texts)
+
+    index = KbIndex(seed_docs(), Analyzer(), dense=Dense(Counting()))
+    calls.clear()
+    message = "我在湖南注册的医师，现在调到深圳的医院上班，要不要重新注册"
+    index.search(message, 3)
+    # (as normalised: NFKC makes the full-width comma ASCII)
+    assert calls == [[normalize(message), normalize("现在调到深圳的医院上班，要不要重新注册")]]
+    index.search(message, 3)  # asked again: both from the cache
+    index.search("医师注册要多久", 3)  # a short question: one text
+    assert calls[1:] == [["医师注册要多久"]]
 
 
 async def test_the_app_loads_the_model_from_settings_and_publish_reaches_the_dense_index(
