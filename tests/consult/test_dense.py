@@ -137,8 +137,8 @@ def test_fusion_moves_entries_the_way_the_dense_scores_say(encoder: Encoder) -> 
     assert checked >= 2  # the case is built so that it can fail: lexical and dense disagree on these queries
 
 
-def test_a_rebuild_after_publish_embeds_only_the_new_texts(encoder: Encoder) -> None:
-    calls: list[list[str]] = []
+def _counting(encoder: Encoder, calls: list[list[str]]) -> Encoder:
+    """The same encoder, noting the texts of every call to ``encode``."""
 
     class Counting(Encoder):
         def __init__(self) -> None:
@@ -148,7 +148,12 @@ def test_a_rebuild_after_publish_embeds_only_the_new_texts(encoder: Encoder) -> 
             calls.append(list(texts))
             return super().encode(texts)
 
-    dense, docs, analyzer = Dense(Counting()), seed_docs(), Analyzer()
+    return Counting()
+
+
+def test_a_rebuild_after_publish_embeds_only_the_new_texts(encoder: Encoder) -> None:
+    calls: list[list[str]] = []
+    dense, docs, analyzer = Dense(_counting(encoder, calls)), seed_docs(), Analyzer()
     KbIndex(docs, analyzer, dense=dense)
     first = len(dense.vectors)
     assert first == len({t for d in docs for t in (d.question, *d.similar)})
@@ -165,16 +170,7 @@ def test_a_rebuild_after_publish_embeds_only_the_new_texts(encoder: Encoder) -> 
 
 def test_a_long_message_and_its_last_clauses_go_to_the_encoder_in_one_call(encoder: Encoder) -> None:
     calls: list[list[str]] = []
-
-    class Counting(Encoder):
-        def __init__(self) -> None:
-            self.__dict__.update(encoder.__dict__)
-
-        def encode(self, texts: Any) -> np.ndarray:
-            calls.append(list(texts))
-            return super().encode(texts)
-
-    index = KbIndex(seed_docs(), Analyzer(), dense=Dense(Counting()))
+    index = KbIndex(seed_docs(), Analyzer(), dense=Dense(_counting(encoder, calls)))
     calls.clear()
     message = "我在湖南注册的医师，现在调到深圳的医院上班，要不要重新注册"
     index.search(message, 3)
