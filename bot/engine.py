@@ -316,7 +316,12 @@ class Engine:
         query = text if not text.startswith("/") else ""
         hits = prep.search(self.kb, query) if query else []
         top = hits[0] if hits else None
-        if top and top.score >= t.answer and (item is None or top.item_code in (None, item)):
+        # A named item's guide answers its materials, time limit, fee and place (it never disagrees with the
+        # catalogue), so a KB entry of another item does not override those. A general question about an item
+        # ("怎么办") is different: an entry that fits it well says more than the item's overview, even when the
+        # words looked up another item (护士证过期了怎么办: 护士证 finds first registration; the entry on an expired
+        # licence belongs to renewal).
+        if top and top.score >= t.answer and (item is None or top.item_code in (None, item) or aspect == "summary"):
             await self._answer_entry(session, turn, top.key, top.score)
             return
         if aspect and item and item in self.kb.guides:

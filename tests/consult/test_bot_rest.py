@@ -40,6 +40,17 @@ async def test_item_questions_are_answered_from_the_catalogue_guide_and_remember
     assert f"{item['promised_limit_working_days']}个工作日" in msgs[0]["text"]
 
 
+async def test_a_general_question_gets_the_entry_that_fits_it_even_when_the_words_name_a_sibling_item(
+    api: Api,
+) -> None:
+    # 护士证 looks up the nurse's first registration; the question is about an expired licence (renewal's entry).
+    answer = (await say(api, "护士证过期了怎么办", sender="x1"))[0]
+    assert answer["custom"]["type"] == "kb_answer" and answer["custom"]["faq_id"] == "faq-0017"
+    # Asked for one aspect of the named item, the catalogue's guide still answers.
+    msgs = await say(api, "/ask_time_limit", sender="x1")
+    assert msgs[0]["custom"]["type"] == "guide" and msgs[0]["custom"]["aspect"] == "time_limit"
+
+
 async def test_a_payload_skips_nlu_and_picks_an_entry(api: Api) -> None:
     msgs = await say(api, '/choose_faq{"faq_id":"faq-0048"}')
     assert msgs[0]["custom"]["faq_id"] == "faq-0048"
